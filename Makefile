@@ -1,0 +1,64 @@
+# Jindu developer entry points. `make check` is exactly what CI runs (see .ci/run).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jindu_test
+# Modules that are type-checked strictly enough to keep clean (ratchet: add, never remove).
+MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/core/masking.py src/jindu/core/keyring.py
+
+.PHONY: setup demo serve test test-sqlite test-postgres check lint bench messages clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+src/jindu/static/vendor/.built: node_modules/.installed scripts/vendor_static.py
+	$(PY) scripts/vendor_static.py
+	touch $@
+
+setup: $(VENV)/.installed src/jindu/static/vendor/.built
+
+demo: setup
+	$(BIN)/jindu demo $(if $(JINDU_PORT),--port $(JINDU_PORT),)
+
+serve: setup
+	$(BIN)/jindu serve
+
+test: setup
+	bash scripts/ensure_browser.sh
+	bash scripts/run_tests.sh
+
+test-sqlite: setup
+	bash scripts/run_tests.sh sqlite
+
+test-postgres: setup
+	bash scripts/run_tests.sh postgres
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_MODULES)
+
+check: lint
+	JINDU_VAR_DIR=$$(mktemp -d) $(BIN)/jindu check --fail-level WARNING
+	JINDU_VAR_DIR=$$(mktemp -d) $(BIN)/jindu makemigrations --check --dry-run
+	$(MAKE) test
+
+bench: setup
+	$(PY) bench/bench_orgtree.py
+
+messages: setup
+	cd src/jindu && ../../$(BIN)/jindu makemessages -l zh_Hans --no-obsolete && ../../$(BIN)/jindu compilemessages
+
+clean:
+	rm -rf $(VENV) node_modules src/jindu/static/vendor

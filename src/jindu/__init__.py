@@ -1,0 +1,3 @@
+"""Jindu (禁毒): integrated drug-control governance platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,345 @@
+"""Account services: creating users with roles and scopes, logging in (lockout, TOTP), API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from jindu.core import context
+from jindu.core.audit import audit_write
+from jindu.core.crypto import constant_time_equal, get_provider
+from jindu.core.errors import NotFound, ServiceError
+from jindu.core.models import ApiToken, AuditAction, AuditResult, LoginAttempt, OrgUnit, User, UserRole
+from jindu.core.roles import SEPARATED_ADMIN_ROLES, Perm, Role
+from jindu.core.scoping import capture_root_ids, in_roots, require_permission
+from jindu.core.validators import validate_id_number, validate_mobile, validate_uscc
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+TOKEN_PREFIX = "jdt"
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """Known role codes, with 三权分立: at most one of the three administrator roles."""
+    unknown = [role for role in roles if role not in Role.values]
+    if unknown:
+        raise ServiceError(
+            f"Unknown role {', '.join(unknown)}; use one of {', '.join(Role.values)}.",
+            code="unknown_role",
+            fields={"roles": "unknown"},
+        )
+    if not roles:
+        raise ServiceError(
+            "A user needs at least one role.", code="role_required", fields={"roles": "required"}
+        )
+    admins = sorted(set(roles) & SEPARATED_ADMIN_ROLES)
+    if len(admins) > 1:
+        raise ServiceError(
+            f"Separation of duties (三权分立): one user cannot hold {' and '.join(admins)}.",
+            code="separation_of_duties",
+            fields={"roles": "separation of duties"},
+        )
+    return sorted(set(roles))
+
+
+@dataclass
+class NewUser:
+    user: User
+    otpauth_uri: str = ""
+
+
+def user_create(
+    *,
+    actor: Any,
+    username: str,
+    password: str,
+    roles: list[str],
+    org_unit_code: str,
+    search_scope_codes: list[str] | None = None,
+    capture_scope_codes: list[str] | None = None,
+    full_name: str = "",
+    id_number: str = "",
+    phone: str = "",
+    email: str = "",
+    enterprise_code: str = "",
+) -> NewUser:
+    """Create an account. The capture scope defaults to the user's org unit and the search scope to the
+    capture scope. Roles that require two-factor authentication get a TOTP device whose provisioning URI
+    is returned once. ``actor`` None means the CLI (an operator on the server)."""
+    fields: dict[str, str] = {}
+    if not USERNAME_PATTERN.fullmatch(username or ""):
+        fields["username"] = "3 to 64 letters, digits or . _ @ -"
+    elif User.objects.filter(username=username).exists():
+        fields["username"] = "already taken"
+    roles = check_roles(list(roles))
+    org_unit = OrgUnit.objects.filter(code=org_unit_code).first()
+    if org_unit is None:
+        fields["org_unit"] = f"org unit {org_unit_code} does not exist"
+    capture_codes = capture_scope_codes or ([org_unit_code] if org_unit else [])
+    search_codes = search_scope_codes or []
+    scope_units = {
+        unit.code: unit for unit in OrgUnit.objects.filter(code__in=[*capture_codes, *search_codes])
+    }
+    missing = [code for code in [*capture_codes, *search_codes] if code not in scope_units]
+    if missing:
+        fields["scope"] = f"unknown org units {', '.join(missing)}"
+    clean_id = clean_phone = clean_enterprise = ""
+    try:
+        clean_id = validate_id_number(id_number) if id_number else ""
+    except ValidationError as error:
+        fields["id_number"] = " ".join(error.messages)
+    try:
+        clean_phone = validate_mobile(phone) if phone else ""
+    except ValidationError as error:
+        fields["phone"] = " ".join(error.messages)
+    if Role.ENTERPRISE in roles and not enterprise_code:
+        fields["enterprise_code"] = "enterprise users are scoped to one enterprise: give its credit code"
+    try:
+        clean_enterprise = validate_uscc(enterprise_code) if enterprise_code else ""
+    except ValidationError as error:
+        fields["enterprise_code"] = " ".join(error.messages)
+    try:
+        validate_password(password, User(username=username, full_name=full_name))
+    except ValidationError as error:
+        fields["password"] = " ".join(error.messages)
+    if actor is not None:
+        require_permission(actor, Perm.MANAGE_USERS)
+        roots = capture_root_ids(actor)
+        outside = [code for code, unit in scope_units.items() if not in_roots(unit.pk, roots)]
+        if org_unit is not None and not in_roots(org_unit.pk, roots):
+            outside.append(org_unit.code)
+        if outside:
+            fields["scope"] = f"outside your capture scope: {', '.join(sorted(set(outside)))}"
+    if fields:
+        raise ServiceError(
+            "The account cannot be created: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
+            fields=fields,
+        )
+
+    with transaction.atomic():
+        user = User(
+            username=username,
+            full_name=full_name,
+            org_unit=org_unit,
+            id_number=clean_id,
+            phone=clean_phone,
+            email=email,
+            enterprise_code=clean_enterprise,
+        )
+        user.set_password(password)
+        user.save()
+        UserRole.objects.bulk_create([UserRole(user=user, role=role) for role in roles])
+        user.capture_scope.set([scope_units[code] for code in capture_codes])
+        user.search_scope.set(
+            [scope_units[code] for code in search_codes] or [scope_units[c] for c in capture_codes]
+        )
+        otpauth_uri = ""
+        if user.requires_two_factor:
+            device = TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+            otpauth_uri = device.config_url
+        audit_write(
+            action=AuditAction.CREATE,
+            actor=actor,
+            actor_username="" if actor else "cli",
+            obj=user,
+            detail={
+                "roles": roles,
+                "capture_scope": capture_codes,
+                "search_scope": search_codes or capture_codes,
+            },
+        )
+    return NewUser(user=user, otpauth_uri=otpauth_uri)
+
+
+def user_unlock(*, actor: Any, user: User) -> None:
+    """Clear a lockout (安全管理员)."""
+    require_permission(actor, Perm.MANAGE_SECURITY)
+    with transaction.atomic():
+        user.locked_until = None
+        user.save(update_fields=["locked_until"])
+        audit_write(action=AuditAction.UPDATE, actor=actor, obj=user, detail={"unlocked": True})
+
+
+def user_set_active(*, actor: Any, user: User, active: bool) -> None:
+    """Disable or re-enable an account; disabling revokes its API tokens."""
+    require_permission(actor, Perm.MANAGE_USERS)
+    if not in_roots(user.org_unit_id, capture_root_ids(actor)):
+        raise NotFound()
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit_write(action=AuditAction.UPDATE, actor=actor, obj=user, detail={"is_active": active})
+
+
+# Login ------------------------------------------------------------------------------------------------
+
+
+class AuthError(ServiceError):
+    status = 401
+
+
+MESSAGES = {
+    "invalid_credentials": "Wrong username or password.",
+    "account_locked": "Too many failed attempts: the account is locked for a while.",
+    "otp_required": "This account needs a one-time code from its authenticator app.",
+    "otp_invalid": "The one-time code is wrong or expired.",
+    "two_factor_not_enrolled": "This role requires two-factor authentication, but no authenticator is enrolled. "
+    "Ask the security administrator.",
+    "inactive": "This account is disabled.",
+}
+
+_DUMMY_HASH = None
+
+
+def _fail(username: str, user: User | None, reason: str, channel: str) -> AuthError:
+    now = timezone.now()
+    with transaction.atomic():
+        LoginAttempt.objects.create(
+            username=username[:64],
+            occurred_at=now,
+            succeeded=False,
+            reason=reason,
+            client_address=context.current().client_address[:64],
+            channel=channel,
+        )
+        lock_now = False
+        if user is not None and reason != "account_locked":
+            window_start = now - dt.timedelta(seconds=settings.JINDU_LOCKOUT_WINDOW_SECONDS)
+            last_success = (
+                LoginAttempt.objects.filter(username=username, succeeded=True)
+                .order_by("-occurred_at")
+                .first()
+            )
+            if last_success and last_success.occurred_at > window_start:
+                window_start = last_success.occurred_at
+            failures = (
+                LoginAttempt.objects.filter(username=username, succeeded=False, occurred_at__gt=window_start)
+                .exclude(reason="account_locked")
+                .count()
+            )
+            if failures >= settings.JINDU_LOCKOUT_FAILURES:
+                user.locked_until = now + dt.timedelta(seconds=settings.JINDU_LOCKOUT_SECONDS)
+                user.save(update_fields=["locked_until"])
+                lock_now = True
+        audit_write(
+            action=AuditAction.LOGIN_FAILED,
+            actor=None,
+            actor_username=username[:64],
+            object_type="core.user" if user else "",
+            object_id=str(user.pk) if user else "",
+            result=AuditResult.DENIED,
+            detail={"reason": reason, "channel": channel, **({"locked": True} if lock_now else {})},
+        )
+    return AuthError(MESSAGES[reason], code=reason)
+
+
+def auth_login(*, username: str, password: str, otp: str = "", channel: str = "web") -> tuple[User, Any]:
+    """Check password, lockout and TOTP; record the attempt and an audit record either way.
+
+    Returns the user and the verified OTP device (None when the account has no second factor)."""
+    global _DUMMY_HASH
+    username = (username or "").strip()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        # Spend the same time as a real check so that usernames cannot be probed by timing.
+        _DUMMY_HASH = _DUMMY_HASH or make_password("jindu-dummy-password")
+        from django.contrib.auth.hashers import check_password
+
+        check_password(password or "", _DUMMY_HASH)
+        raise _fail(username, None, "invalid_credentials", channel)
+    if user.is_locked():
+        raise _fail(username, user, "account_locked", channel)
+    if not user.check_password(password or ""):
+        raise _fail(username, user, "invalid_credentials", channel)
+    if not user.is_active:
+        raise _fail(username, user, "inactive", channel)
+    devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    device = None
+    if devices or user.requires_two_factor:
+        if not devices:
+            raise _fail(username, user, "two_factor_not_enrolled", channel)
+        if not otp:
+            raise _fail(username, user, "otp_required", channel)
+        device = next((candidate for candidate in devices if candidate.verify_token(otp.strip())), None)
+        if device is None:
+            raise _fail(username, user, "otp_invalid", channel)
+    with transaction.atomic():
+        LoginAttempt.objects.create(
+            username=username,
+            succeeded=True,
+            client_address=context.current().client_address[:64],
+            channel=channel,
+        )
+        user.last_login = timezone.now()
+        user.save(update_fields=["last_login"])
+        audit_write(
+            action=AuditAction.LOGIN, actor=user, obj=user, detail={"channel": channel, "otp": bool(device)}
+        )
+    return user, device
+
+
+# API tokens -------------------------------------------------------------------------------------------
+
+
+def _token_digest(raw: str) -> str:
+    return get_provider().sm3(raw.encode())
+
+
+def token_issue(*, user: User) -> tuple[str, ApiToken]:
+    """Create a bearer token; the secret is returned once and only its SM3 digest is stored."""
+    prefix = secrets.token_hex(6)
+    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            prefix=prefix,
+            digest=_token_digest(raw),
+            expires_at=timezone.now() + dt.timedelta(seconds=settings.JINDU_API_TOKEN_SECONDS),
+            client_address=context.current().client_address[:64],
+        )
+        audit_write(action=AuditAction.CREATE, actor=user, obj=token, object_repr=f"API token {prefix}")
+    return raw, token
+
+
+def token_lookup(raw: str) -> ApiToken | None:
+    """The valid token behind a bearer string, or None (unknown, wrong secret, expired, revoked)."""
+    parts = (raw or "").strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+    if token is None or not constant_time_equal(token.digest, _token_digest(raw.strip())):
+        return None
+    now = timezone.now()
+    if not token.is_valid(now) or not token.user.is_active or token.user.is_locked(now):
+        return None
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def token_revoke(*, actor: Any, token: ApiToken) -> None:
+    """Revoke a token (its owner, or a security administrator)."""
+    if token.user_id != actor.pk:
+        require_permission(actor, Perm.MANAGE_SECURITY)
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=token,
+            object_repr=f"API token {token.prefix}",
+            detail={"revoked": True},
+        )

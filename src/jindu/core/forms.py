@@ -1,0 +1,60 @@
+"""Forms of the core UI. Validation of business rules stays in the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from jindu.core.models import OrgLevel
+from jindu.core.roles import Role
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=64)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)
+    otp = forms.CharField(
+        label=_("One-time code"),
+        required=False,
+        max_length=12,
+        help_text=_("Required for administrators and police accounts."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class OrgUnitForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=32)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    level = forms.ChoiceField(label=_("Level"), choices=OrgLevel.choices)
+
+
+class OrgUnitImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), help_text=_("Columns: code,name,level,parent_code (UTF-8)"))
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=64)
+    full_name = forms.CharField(label=_("Full name"), max_length=64, required=False)
+    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput, max_length=256)
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"), choices=Role.choices, widget=forms.CheckboxSelectMultiple
+    )
+    org_unit = forms.CharField(label=_("Org unit code"), max_length=32)
+    search_scope = forms.CharField(
+        label=_("Search scope"),
+        max_length=500,
+        required=False,
+        help_text=_("Org unit codes, comma-separated"),
+    )
+    id_number = forms.CharField(label=_("ID number"), max_length=18, required=False)
+    phone = forms.CharField(label=_("Mobile phone"), max_length=20, required=False)
+    enterprise_code = forms.CharField(label=_("Enterprise credit code"), max_length=18, required=False)
+
+
+class BreakGlassForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), min_length=10, max_length=1000
+    )
+
+
+class TwoFactorConfirmForm(forms.Form):
+    otp = forms.CharField(label=_("One-time code"), max_length=12)

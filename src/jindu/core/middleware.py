@@ -1,0 +1,55 @@
+"""Request middleware: client address into the audit context; idle session timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from jindu.core import context
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        address = context.client_address_from_meta(request.META, settings.JINDU_TRUSTED_PROXY_COUNT)
+        channel = "api" if request.path.startswith("/api/") else "web"
+        token = context.set_current(context.RequestContext(client_address=address, channel=channel))
+        try:
+            return self.get_response(request)
+        finally:
+            context.reset(token)
+
+
+IDLE_KEY = "jindu_last_activity"
+
+
+class IdleTimeoutMiddleware:
+    """Log a session out after JINDU_IDLE_TIMEOUT_SECONDS without a request (等保: 登录连接超时自动退出)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
+            now = int(time.time())
+            last = request.session.get(IDLE_KEY)
+            if last is not None and now - int(last) > settings.JINDU_IDLE_TIMEOUT_SECONDS:
+                logout(request)
+                messages.info(request, _("You were logged out after a period of inactivity."))
+                if request.headers.get("HX-Request"):
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = "/login/"
+                    return response
+                return redirect("core:login")
+            request.session[IDLE_KEY] = now
+        return self.get_response(request)

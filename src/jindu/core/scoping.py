@@ -1,0 +1,200 @@
+"""Jurisdiction scoping: which rows a user may read or write, and the permission-checked fetchers.
+
+A user has a **capture scope** (subtrees where they write) and a **search scope** (subtrees where they
+read; it always includes the capture scope). Protected models (personal case records) are readable
+only in the capture scope, or in the search scope through a break-the-glass grant with a stated reason.
+Anything outside the scope is indistinguishable from a missing object: fetchers raise ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.models import AuditAction, BreakGlassGrant, OrgUnitClosure
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+READ = "read"
+WRITE = "write"
+
+
+def capture_root_ids(user: Any) -> frozenset[int]:
+    """Roots of the capture scope (cached on the user object for the request)."""
+    cached = getattr(user, "_capture_root_ids", None)
+    if cached is None:
+        cached = frozenset(user.capture_scope.values_list("pk", flat=True))
+        user._capture_root_ids = cached
+    return cached
+
+
+def search_root_ids(user: Any) -> frozenset[int]:
+    """Roots of the search scope; the capture scope is always part of it."""
+    cached = getattr(user, "_search_root_ids", None)
+    if cached is None:
+        cached = frozenset(user.search_scope.values_list("pk", flat=True)) | capture_root_ids(user)
+        user._search_root_ids = cached
+    return cached
+
+
+def descendant_ids(root_ids: frozenset[int] | set[int]) -> models.QuerySet:
+    """A subquery of every org unit id under (and including) the roots."""
+    return OrgUnitClosure.objects.filter(ancestor_id__in=list(root_ids)).values("descendant_id")
+
+
+def _permission_for(model: type[models.Model], action: str) -> str:
+    if action == WRITE:
+        return getattr(model, "scope_write_permission", "") or getattr(model, "scope_read_permission", "")
+    return getattr(model, "scope_read_permission", "")
+
+
+def user_may(user: Any, model: type[models.Model], action: str = READ) -> bool:
+    """Whether the user's roles allow this action on this model at all (scope aside)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    permission = _permission_for(model, action)
+    return bool(permission) and user.has_jindu_perm(permission)
+
+
+def scope_queryset(queryset: models.QuerySet, user: Any, *, action: str = READ) -> models.QuerySet:
+    """Narrow ``queryset`` to the rows the user may read (search scope; capture scope for protected
+    models) or write (capture scope). A user whose role lacks the permission gets nothing."""
+    model = queryset.model
+    if not user_may(user, model, action):
+        return queryset.none()
+    if action == WRITE or getattr(model, "protected", False):
+        roots = capture_root_ids(user)
+    else:
+        roots = search_root_ids(user)
+    if not roots:
+        return queryset.none()
+    org_field = getattr(model, "scope_org_field", "org_unit")
+    return queryset.filter(**{f"{org_field}_id__in": descendant_ids(roots)})
+
+
+def object_type_label(model: type[models.Model]) -> str:
+    return model._meta.label_lower
+
+
+def active_grant(user: Any, obj: models.Model, now: dt.datetime | None = None) -> BreakGlassGrant | None:
+    now = now or timezone.now()
+    return (
+        BreakGlassGrant.objects.filter(
+            user=user,
+            content_type=ContentType.objects.get_for_model(type(obj)),
+            object_id=str(obj.pk),
+            expires_at__gt=now,
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def in_roots(org_unit_id: int, roots: frozenset[int]) -> bool:
+    return (
+        bool(roots)
+        and OrgUnitClosure.objects.filter(ancestor_id__in=list(roots), descendant_id=org_unit_id).exists()
+    )
+
+
+def access_object(
+    user: Any,
+    queryset: models.QuerySet[ModelT] | type[ModelT],
+    pk: Any,
+    *,
+    action: str = READ,
+    audit: bool = False,
+) -> ModelT:
+    """Load one object the user may act on, or raise ``NotFound`` (missing or out of scope), ``Forbidden``
+    (role lacks the permission) or ``BreakGlassRequired`` (protected, in search scope, no grant yet).
+
+    With ``audit=True`` a READ record is written for a successful read (required for personal records).
+    """
+    if isinstance(queryset, type):
+        queryset = queryset._default_manager.all()
+    model = queryset.model
+    if not user_may(user, model, action):
+        # Same answer as "missing": do not reveal that the object exists.
+        raise NotFound()
+    try:
+        obj = queryset.get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None
+    org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
+    if action == WRITE:
+        if not in_roots(org_unit_id, capture_root_ids(user)):
+            raise NotFound()
+    elif getattr(model, "protected", False):
+        if not in_roots(org_unit_id, capture_root_ids(user)):
+            if not in_roots(org_unit_id, search_root_ids(user)):
+                raise NotFound()
+            if active_grant(user, obj) is None:
+                raise BreakGlassRequired(object_type_label(model), str(obj.pk))
+    elif not in_roots(org_unit_id, search_root_ids(user)):
+        raise NotFound()
+    if audit:
+        from jindu.core.audit import audit_write
+
+        audit_write(action=AuditAction.READ, actor=user, obj=obj)
+    return obj
+
+
+def require_permission(user: Any, permission: str) -> None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_jindu_perm(permission):
+        raise Forbidden()
+
+
+def resolve_model(object_type: str) -> type[models.Model]:
+    from django.apps import apps
+
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        raise ServiceError(f"Unknown object type {object_type!r}.", code="unknown_object_type") from None
+
+
+def break_glass_open(*, user: Any, object_type: str, object_id: str, reason: str) -> BreakGlassGrant:
+    """Grant the user time-limited access to one protected record in their search scope, with an audit
+    record carrying the reason. Refused (NotFound) outside the search scope."""
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise ServiceError(
+            "Give a reason of at least 10 characters.", code="reason_required", fields={"reason": "too short"}
+        )
+    model = resolve_model(object_type)
+    if not getattr(model, "protected", False):
+        raise ServiceError("This kind of record is not protected; no reason is needed.", code="not_protected")
+    if not user_may(user, model, READ):
+        raise NotFound()
+    try:
+        obj = model._default_manager.get(pk=object_id)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None
+    org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
+    if not in_roots(org_unit_id, search_root_ids(user)):
+        raise NotFound()
+    from jindu.core.audit import audit_write
+
+    with transaction.atomic():
+        now = timezone.now()
+        grant = BreakGlassGrant.objects.create(
+            user=user,
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=str(obj.pk),
+            reason=reason,
+            granted_at=now,
+            expires_at=now + dt.timedelta(seconds=settings.JINDU_BREAK_GLASS_SECONDS),
+        )
+        audit_write(
+            action=AuditAction.BREAK_GLASS,
+            actor=user,
+            obj=obj,
+            detail={"reason": reason, "expires_at": grant.expires_at.isoformat()},
+        )
+    return grant
