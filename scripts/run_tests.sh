@@ -10,7 +10,7 @@ status=0
 run() {
   local label="$1"; shift
   echo "=== tests on ${label} ==="
-  env "$@" .venv/bin/pytest
+  env "$@" .venv/bin/pytest --create-db
   local rc=$?
   if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests on ${label}: failing" >&2

@@ -3,6 +3,7 @@
 Each domain app contributes one ninja Router from its ``api.py``; only this module imports them.
 """
 
+from django.conf import settings
 from ninja import NinjaAPI
 
 from jindu import __version__
@@ -22,3 +23,7 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/", "jindu.core.api.router")
+
+# Extra routers named by settings (the test settings mount a test-only sample app here).
+for prefix, router in getattr(settings, "JINDU_EXTRA_API_ROUTERS", []):
+    api.add_router(prefix, router)

@@ -15,3 +15,4 @@ from jindu.config.settings import INSTALLED_APPS  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "jindu.core.testing.sampleapp"]
 ROOT_URLCONF = "jindu.core.testing.sampleapp.urls"
 JINDU_AUTH_RATE_LIMIT = 1000
+JINDU_EXTRA_API_ROUTERS = [("/sample/", "jindu.core.testing.sampleapp.api.router")]

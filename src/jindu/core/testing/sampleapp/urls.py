@@ -2,12 +2,9 @@
 
 from django.urls import path
 
-from jindu.config.api import api
 from jindu.config.urls import urlpatterns as real_urlpatterns
 
 from . import views
-
-api.add_router("/sample/", "jindu.core.testing.sampleapp.api.router")
 
 urlpatterns = [
     path("sample/records/", views.record_list, name="sample_record_list"),
