@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -115,52 +114,30 @@ def command_serve(args: argparse.Namespace) -> int:
         "--bind", f"{host}:{port}", "--workers", workers, "--threads", "4",
         "--access-logfile", "-", "--graceful-timeout", "5",
     ]  # fmt: skip
-    try:
-        return subprocess.call(command, env=os.environ.copy())
-    except KeyboardInterrupt:
-        return 0
+    sys.stdout.flush()
+    # Replace this process, so that signals (Ctrl-C, SIGTERM from a supervisor) reach gunicorn directly.
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
-def command_worker(args: argparse.Namespace) -> int:
+def _exec_celery(*arguments: str) -> int:
     from django.conf import settings
 
     if not settings.JINDU_BROKER_URL:
         raise CliError("no broker configured: set JINDU_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
-    return subprocess.call(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "jindu.config.celery",
-            "worker",
-            "--loglevel",
-            "INFO",
-            *args.extra,
-        ]
-    )
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "jindu.config.celery", *arguments])
+    return 0  # not reached
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    return _exec_celery("worker", "--loglevel", "INFO", *args.extra)
 
 
 def command_beat(args: argparse.Namespace) -> int:
     from django.conf import settings
 
-    if not settings.JINDU_BROKER_URL:
-        raise CliError("no broker configured: set JINDU_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
-    schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-    return subprocess.call(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "jindu.config.celery",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            schedule,
-        ]
-    )
+    return _exec_celery("beat", "--loglevel", "INFO", "-s", str(settings.VAR_DIR / "celerybeat-schedule"))
 
 
 def command_createuser(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from jindu.core import context
@@ -191,13 +192,15 @@ class AuthError(ServiceError):
 
 
 MESSAGES = {
-    "invalid_credentials": "Wrong username or password.",
-    "account_locked": "Too many failed attempts: the account is locked for a while.",
-    "otp_required": "This account needs a one-time code from its authenticator app.",
-    "otp_invalid": "The one-time code is wrong or expired.",
-    "two_factor_not_enrolled": "This role requires two-factor authentication, but no authenticator is enrolled. "
-    "Ask the security administrator.",
-    "inactive": "This account is disabled.",
+    "invalid_credentials": _("Wrong username or password."),
+    "account_locked": _("Too many failed attempts: the account is locked for a while."),
+    "otp_required": _("This account needs a one-time code from its authenticator app."),
+    "otp_invalid": _("The one-time code is wrong or expired."),
+    "two_factor_not_enrolled": _(
+        "This role requires two-factor authentication, but no authenticator is enrolled. "
+        "Ask the security administrator."
+    ),
+    "inactive": _("This account is disabled."),
 }
 
 _DUMMY_HASH = None
@@ -242,7 +245,7 @@ def _fail(username: str, user: User | None, reason: str, channel: str) -> AuthEr
             result=AuditResult.DENIED,
             detail={"reason": reason, "channel": channel, **({"locked": True} if lock_now else {})},
         )
-    return AuthError(MESSAGES[reason], code=reason)
+    return AuthError(str(MESSAGES[reason]), code=reason)
 
 
 def auth_login(*, username: str, password: str, otp: str = "", channel: str = "web") -> tuple[User, Any]:

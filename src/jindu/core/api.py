@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from jindu.core import accounts, orgunits, selectors
@@ -60,7 +60,7 @@ def revoke_token(request: HttpRequest) -> Any:
     if token is None:
         raise NotFound("This request was not made with a token.")
     accounts.token_revoke(actor=request.user, token=token)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/auth/me", response={200: MeOut, **ERRORS}, summary="Who am I, with roles and scopes")
@@ -112,7 +112,7 @@ def create_orgunit(request: HttpRequest, payload: OrgUnitIn) -> Any:
         level=payload.level,
         parent_code=payload.parent_code,
     )
-    return 201, {"code": unit.code, "name": unit.name, "level": unit.level}
+    return Status(201, {"code": unit.code, "name": unit.name, "level": unit.level})
 
 
 @router.get("/users", response={200: list[UserOut], **ERRORS}, summary="Accounts in my search scope")
@@ -143,7 +143,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Any:
     )
     user = User.objects.select_related("org_unit").prefetch_related("roles").get(pk=created.user.pk)
     user.otpauth_uri = created.otpauth_uri  # type: ignore[attr-defined]
-    return 201, user
+    return Status(201, user)
 
 
 @router.post(
@@ -153,11 +153,10 @@ def break_glass(request: HttpRequest, payload: BreakGlassIn) -> Any:
     grant = break_glass_open(
         user=request.user, object_type=payload.object_type, object_id=payload.object_id, reason=payload.reason
     )
-    return 201, {
-        "object_type": payload.object_type,
-        "object_id": grant.object_id,
-        "expires_at": grant.expires_at,
-    }
+    return Status(
+        201,
+        {"object_type": payload.object_type, "object_id": grant.object_id, "expires_at": grant.expires_at},
+    )
 
 
 @router.get("/audit", response={200: list[AuditOut], **ERRORS}, summary="Search the audit trail")

@@ -98,3 +98,18 @@ class BlindIndexField(models.CharField):
         value = self.compute(getattr(model_instance, self.source))
         setattr(model_instance, self.attname, value)
         return value
+
+
+class BlindIndexSyncMixin:
+    """Keeps blind indexes in step with their source on ``save(update_fields=[...])``: Django calls
+    ``pre_save`` only for the listed fields, so an index left out would keep the old value."""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            fields = set(update_fields)
+            for model_field in self._meta.concrete_fields:  # type: ignore[attr-defined]
+                if isinstance(model_field, BlindIndexField) and model_field.source in fields:
+                    fields.add(model_field.name)
+            kwargs["update_fields"] = fields
+        super().save(*args, **kwargs)  # type: ignore[misc]

@@ -104,6 +104,8 @@ def write_key_file(path: Path, ring: Keyring) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_CREAT applies the mode only to a new file: a stale temporary file keeps its own mode.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(ring.to_json(), handle, indent=2)
     os.replace(temporary, path)

@@ -95,7 +95,8 @@ def keys_rotate(
 
 
 def keys_reencrypt(*, progress: Callable[[int], None] | None = None) -> RotationReport:
-    """Re-encrypt every encrypted value that is not under the active key."""
+    """Re-encrypt every encrypted value under the active key (idempotent: values already under it are
+    simply encrypted again with a fresh nonce)."""
     active = settings.JINDU_KEYRING.active_data_key
     report = RotationReport(new_key_id=active)
     for model, names in encrypted_columns():

@@ -27,7 +27,7 @@ class MenuSection:
 
 # Domain apps append their sections here from their AppConfig.ready().
 MENU: list[MenuSection] = [
-    MenuSection(_("Workbench"), [MenuItem(_("Workbench"), "core:workbench")]),
+    MenuSection("", [MenuItem(_("Workbench"), "core:workbench")]),
     MenuSection(
         _("System"),
         [

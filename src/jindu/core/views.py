@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -102,7 +101,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 channel="web",
             )
         except accounts.AuthError as error:
-            form.add_error(None, _(error.message))
+            form.add_error(None, error.message)
         else:
             django_login(request, user, backend="jindu.core.auth.JinduModelBackend")
             if device is not None:
@@ -145,7 +144,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
         {
             "scope_units": scope_units,
             "unit_count": sum(by_level.values()),
-            "chart_json": json.dumps(chart, ensure_ascii=False),
+            "chart": chart,
             "cards": cards,
             "recent_logins": recent_logins,
             "needs_two_factor_setup": not user.requires_two_factor

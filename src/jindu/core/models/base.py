@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from jindu.core.fields import BlindIndexSyncMixin
+
 if TYPE_CHECKING:
     from jindu.core.models.users import User
 
@@ -21,7 +23,7 @@ class ScopedQuerySet(models.QuerySet):
         return scope_queryset(self, user, action=action)
 
 
-class OrgScopedModel(models.Model):
+class OrgScopedModel(BlindIndexSyncMixin, models.Model):
     """Abstract base: the record belongs to one org unit; ``objects.for_user(user)`` filters by scope.
 
     Subclasses set ``scope_read_permission`` (and optionally ``scope_write_permission``); models holding

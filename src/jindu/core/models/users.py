@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jindu.core.fields import BlindIndexField, EncryptedTextField
+from jindu.core.fields import BlindIndexField, BlindIndexSyncMixin, EncryptedTextField
 from jindu.core.masking import mask_id_number, mask_phone
 from jindu.core.models.base import ScopedQuerySet
 from jindu.core.roles import TWO_FACTOR_REQUIRED_ROLES, Perm, Role, permissions_for
@@ -22,7 +22,7 @@ class UserManager(BaseUserManager.from_queryset(ScopedQuerySet)):  # type: ignor
         return self.get(username=username)
 
 
-class User(AbstractBaseUser):
+class User(BlindIndexSyncMixin, AbstractBaseUser):
     """A staff or partner account. Belongs to one org unit; may write in its capture scope and read in its
     search scope (both sets of subtree roots, DHIS2-style). Real-name identity fields are encrypted."""
 

@@ -93,7 +93,6 @@ def protected(tree):
 
 
 def test_protected_record_needs_break_the_glass_outside_capture_scope(protected, users):
-    police = users["police_a"]  # captures district A; searches the city
     district_b = users["district_b"]
     # Inside capture scope: readable, and the read is audited.
     before = AuditRecord.objects.filter(action="READ").count()
