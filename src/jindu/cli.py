@@ -5,7 +5,7 @@
     jindu worker | beat
     jindu createuser USERNAME --role ROLE --org-unit CODE [--search-scope CODE ...]
     jindu audit verify
-    jindu keys rotate | status | init
+    jindu keys init | rotate | reencrypt | status
     jindu import orgunits FILE
     jindu <any Django management command>
 
@@ -131,7 +131,8 @@ def _exec_celery(*arguments: str) -> int:
 
 
 def command_worker(args: argparse.Namespace) -> int:
-    return _exec_celery("worker", "--loglevel", "INFO", *args.extra)
+    extra = [argument for argument in args.extra if argument != "--"]
+    return _exec_celery("worker", "--loglevel", "INFO", *extra)
 
 
 def command_beat(args: argparse.Namespace) -> int:
@@ -289,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(handler=command_audit)
 
     keys = sub.add_parser("keys", help="data-encryption keys")
-    keys.add_argument("action", choices=["rotate", "reencrypt", "status"])
+    keys.add_argument("action", choices=["init", "rotate", "reencrypt", "status"])
     keys.set_defaults(handler=command_keys)
 
     importer = sub.add_parser("import", help="import reference data")
@@ -299,8 +300,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_keys_init() -> int:
+    """Write a new key file before the first start of a PostgreSQL installation (never overwrites)."""
+    from jindu.core.keyring import ENV_DATA_KEYS, generate_keyring, write_key_file
+
+    key_file = Path(
+        os.environ.get("JINDU_KEY_FILE") or Path(os.environ.get("JINDU_VAR_DIR") or "var") / "keys.json"
+    )
+    if key_file.exists():
+        raise CliError(
+            f"{key_file} exists: refusing to overwrite keys (that would make stored data unreadable)"
+        )
+    if os.environ.get(ENV_DATA_KEYS):
+        raise CliError(f"{ENV_DATA_KEYS} is set: keys come from the environment, no key file is needed")
+    write_key_file(key_file.resolve(), generate_keyring())
+    print(f"wrote {key_file.resolve()} (mode 0600): back it up apart from the database")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["keys", "init"]:
+        # Runs before Django starts: the settings need keys to load at all.
+        try:
+            return command_keys_init()
+        except CliError as error:
+            print(f"jindu: {error}", file=sys.stderr)
+            return 2
+    if argv[:1] == ["worker"] and len(argv) > 1 and argv[1] not in {"-h", "--help"}:
+        # Everything after `worker` goes to Celery unchanged (e.g. --concurrency 4 -Q default).
+        argv = ["worker", "--", *argv[1:]]
     if argv and argv[0] not in OWN_COMMANDS:
         # Anything else is a Django management command (migrate, shell, check, …).
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jindu.config.settings")

@@ -45,7 +45,7 @@ except KeyringError as error:
 if JINDU_KEYRING is None:
     raise ImproperlyConfigured(
         f"Jindu keys not found: set JINDU_SECRET_KEY, JINDU_DATA_KEYS, JINDU_BLIND_INDEX_KEY and JINDU_AUDIT_KEY, "
-        f"or provide the key file {KEY_FILE} (`jindu keys init` writes one)."
+        f"or provide the key file {KEY_FILE} (`jindu keys init` writes one; back it up apart from the database)."
     )
 
 SECRET_KEY = JINDU_KEYRING.secret_key
@@ -144,6 +144,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("JINDU_HTTPS", False)
+if SESSION_COOKIE_SECURE:
+    SECURE_HSTS_SECONDS = env_int("JINDU_HSTS_SECONDS", 31536000)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -203,6 +203,8 @@ MESSAGES = {
     "inactive": _("This account is disabled."),
 }
 
+NOT_COUNTED_FOR_LOCKOUT = ("account_locked", "otp_required", "two_factor_not_enrolled")
+
 _DUMMY_HASH = None
 
 
@@ -218,7 +220,8 @@ def _fail(username: str, user: User | None, reason: str, channel: str) -> AuthEr
             channel=channel,
         )
         lock_now = False
-        if user is not None and reason != "account_locked":
+        # A missing code (the client has not asked for it yet) is not a guess; a wrong code is.
+        if user is not None and reason not in NOT_COUNTED_FOR_LOCKOUT:
             window_start = now - dt.timedelta(seconds=settings.JINDU_LOCKOUT_WINDOW_SECONDS)
             last_success = (
                 LoginAttempt.objects.filter(username=username, succeeded=True)

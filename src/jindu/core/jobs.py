@@ -104,6 +104,10 @@ def broker_status() -> dict:
     return {"ok": True, "mode": scheme}
 
 
+class AuditChainBroken(Exception):
+    pass
+
+
 @register_job("audit_verify")
 def audit_verify_job(reporter: JobReporter, parameters: dict) -> dict:
     from jindu.core.audit import audit_verify
@@ -111,10 +115,11 @@ def audit_verify_job(reporter: JobReporter, parameters: dict) -> dict:
 
     reporter.set_total(AuditRecord.objects.count())
     result = audit_verify(progress=reporter.advance)
-    if result.ok:
-        reporter.log(f"audit chain intact: {result.checked} records")
-    else:
+    if not result.ok:
+        # A failed job is what operators are alerted on: a broken chain must not look "completed".
         reporter.log(f"audit chain BROKEN at record #{result.broken_sequence}: {result.problem}")
+        raise AuditChainBroken(f"audit chain broken at record #{result.broken_sequence}: {result.problem}")
+    reporter.log(f"audit chain intact: {result.checked} records")
     return {
         "ok": result.ok,
         "checked": result.checked,

@@ -2,7 +2,9 @@
 key and the audit-chain key.
 
 Each secret comes from an environment variable when it is set, otherwise from a JSON key file
-(``JINDU_KEY_FILE``, default ``var/keys.json``), which ``jindu demo`` creates on first run with mode 0600.
+(``JINDU_KEY_FILE``, default ``var/keys.json``, mode 0600). A new embedded installation (no
+DATABASE_URL, no database file yet) creates the file on first start; ``jindu keys init`` creates it
+for a PostgreSQL installation.
 This module imports nothing from Django so that settings can use it.
 """
 
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_SECRET_KEY = "JINDU_SECRET_KEY"
-# "k1:<64 hex>,k2:<64 hex>" — every data key ever active, so old ciphertexts stay readable.
+# "k1:<32 hex>,k2:<32 hex>" (SM4: 16 bytes) — every data key ever active, so old ciphertexts stay readable;
+# the last one is active unless JINDU_ACTIVE_DATA_KEY names another.
 ENV_DATA_KEYS = "JINDU_DATA_KEYS"
 ENV_ACTIVE_DATA_KEY = "JINDU_ACTIVE_DATA_KEY"
 ENV_BLIND_INDEX_KEY = "JINDU_BLIND_INDEX_KEY"
@@ -131,7 +134,7 @@ def load_keyring(key_file: Path, *, create: bool = False) -> Keyring | None:
         if any(len(pair) != 2 for pair in pairs):
             raise KeyringError(f"{ENV_DATA_KEYS} must look like 'k1:<hex>,k2:<hex>'")
         merged["data_keys"] = {key_id.strip(): value for key_id, value in pairs}
-        merged.setdefault("active_data_key", pairs[-1][0].strip())
+        merged["active_data_key"] = pairs[-1][0].strip()
     if os.environ.get(ENV_ACTIVE_DATA_KEY):
         merged["active_data_key"] = os.environ[ENV_ACTIVE_DATA_KEY]
     if os.environ.get(ENV_BLIND_INDEX_KEY):

@@ -40,11 +40,31 @@ class IdleTimeoutMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
+        # Bearer-token API calls carry no session; session-cookie calls (htmx, /api/ from the UI) do.
+        has_session_user = (
+            user is not None and user.is_authenticated and not request.headers.get("Authorization")
+        )
+        if has_session_user:
             now = int(time.time())
             last = request.session.get(IDLE_KEY)
             if last is not None and now - int(last) > settings.JINDU_IDLE_TIMEOUT_SECONDS:
+                from jindu.core.audit import audit_write
+
+                audit_write(action="LOGOUT", actor=user, obj=user, detail={"reason": "idle timeout"})
                 logout(request)
+                if request.path.startswith("/api/"):
+                    from django.http import JsonResponse
+
+                    return JsonResponse(
+                        {
+                            "error": {
+                                "code": "session_expired",
+                                "message": "The session expired.",
+                                "fields": {},
+                            }
+                        },
+                        status=401,
+                    )
                 messages.info(request, _("You were logged out after a period of inactivity."))
                 if request.headers.get("HX-Request"):
                     response = HttpResponse(status=204)

@@ -111,8 +111,9 @@ def access_object(
     action: str = READ,
     audit: bool = False,
 ) -> ModelT:
-    """Load one object the user may act on, or raise ``NotFound`` (missing or out of scope), ``Forbidden``
-    (role lacks the permission) or ``BreakGlassRequired`` (protected, in search scope, no grant yet).
+    """Load one object the user may act on, or raise ``NotFound`` (missing, out of scope, or the role lacks
+    the permission: all three look the same to the caller) or ``BreakGlassRequired`` (protected, in the
+    search scope but not the capture scope, and no grant yet).
 
     With ``audit=True`` a READ record is written for a successful read (required for personal records).
     """

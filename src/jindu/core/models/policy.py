@@ -42,6 +42,12 @@ class PolicyVersion(models.Model):
             models.UniqueConstraint(
                 fields=["kind", "region", "effective_from"], name="policy_version_unique"
             ),
+            # NULLs are distinct in a unique index, so the national default needs its own constraint.
+            models.UniqueConstraint(
+                fields=["kind", "effective_from"],
+                condition=models.Q(region__isnull=True),
+                name="policy_version_national_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -273,3 +273,37 @@ def test_logout_is_audited(users):
     client.post("/logout/")
     assert AuditRecord.objects.filter(action="LOGOUT", actor_username="t_district_a").exists()
     assert client.get("/").status_code == 302
+
+
+@override_settings(JINDU_IDLE_TIMEOUT_SECONDS=60)
+def test_idle_timeout_also_applies_to_session_api_calls_and_is_audited(users):
+    import time
+
+    client = Client()
+    client.post("/login/", {"username": "t_district_a", "password": TEST_PASSWORD})
+    assert client.get("/api/v1/auth/me").status_code == 200
+    session = client.session
+    session["jindu_last_activity"] = int(time.time()) - 61
+    session.save()
+    assert_error_shape(client.get("/api/v1/auth/me"), 401, "session_expired")
+    assert AuditRecord.objects.filter(action="LOGOUT", detail__reason="idle timeout").exists()
+
+
+def test_missing_one_time_codes_do_not_lock_but_wrong_ones_do(users):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin = users["sysadmin"]
+    for _ in range(6):
+        with pytest.raises(AuthError):
+            auth_login(username=admin.username, password=TEST_PASSWORD)  # no code yet
+    admin.refresh_from_db()
+    assert admin.locked_until is None
+    wrong = "000000" if current_otp(admin) != "000000" else "111111"
+    for _ in range(5):
+        TOTPDevice.objects.filter(user=admin).update(
+            throttling_failure_count=0, throttling_failure_timestamp=None
+        )
+        with pytest.raises(AuthError):
+            auth_login(username=admin.username, password=TEST_PASSWORD, otp=wrong)
+    admin.refresh_from_db()
+    assert admin.locked_until is not None

@@ -241,3 +241,27 @@ def test_demo_serves_the_login_page(tmp_path):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def test_keys_init_writes_once_and_never_overwrites(tmp_path):
+    first = jindu(tmp_path, "keys", "init")
+    assert first.returncode == 0, first.stderr
+    key_file = tmp_path / "keys.json"
+    content = key_file.read_bytes()
+    assert (key_file.stat().st_mode & 0o777) == 0o600
+    again = jindu(tmp_path, "keys", "init")
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    assert key_file.read_bytes() == content
+
+
+def test_commands_on_a_server_database_without_keys_fail_clearly(tmp_path):
+    result = jindu(
+        tmp_path, "audit", "verify", env_extra={"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/nokeys"}
+    )
+    assert result.returncode == 2
+    assert "keys not found" in result.stderr and "jindu keys init" in result.stderr
+
+
+def test_worker_without_a_broker_is_refused(tmp_path):
+    result = jindu(tmp_path, "worker", "--concurrency", "2")
+    assert result.returncode == 2 and "JINDU_BROKER_URL" in result.stderr
