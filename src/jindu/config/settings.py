@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from jindu.core.keyring import KeyringError, load_keyring
+from jindu.core.keyring import Keyring, KeyringError, load_keyring
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -39,15 +39,16 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 # already have them, because new keys over an existing database would make its ciphertexts unreadable.
 _may_create_keys = not DATABASE_URL and not SQLITE_PATH.exists()
 try:
-    JINDU_KEYRING = load_keyring(KEY_FILE, create=_may_create_keys)
+    _loaded_keyring = load_keyring(KEY_FILE, create=_may_create_keys)
 except KeyringError as error:
     raise ImproperlyConfigured(f"Jindu keys: {error}") from None
-if JINDU_KEYRING is None:
+if _loaded_keyring is None:
     raise ImproperlyConfigured(
         f"Jindu keys not found: set JINDU_SECRET_KEY, JINDU_DATA_KEYS, JINDU_BLIND_INDEX_KEY and JINDU_AUDIT_KEY, "
         f"or provide the key file {KEY_FILE} (`jindu keys init` writes one; back it up apart from the database)."
     )
 
+JINDU_KEYRING: Keyring = _loaded_keyring
 SECRET_KEY = JINDU_KEYRING.secret_key
 DEBUG = env_bool("JINDU_DEBUG", False)
 ALLOWED_HOSTS = [

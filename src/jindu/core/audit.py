@@ -19,6 +19,7 @@ from django.db.models import Model
 
 from jindu.core import context
 from jindu.core.crypto import constant_time_equal, get_provider
+from jindu.core.keyring import Keyring
 from jindu.core.models import AuditAction, AuditRecord, AuditResult
 
 AUDIT_CHAIN_LOCK_ID = 0x4A494E4455  # "JINDU"
@@ -45,7 +46,8 @@ def _canonical(record: AuditRecord) -> bytes:
 
 
 def compute_mac(record: AuditRecord) -> str:
-    return get_provider().hmac_sm3(settings.JINDU_KEYRING.audit_key, _canonical(record))
+    ring: Keyring = settings.JINDU_KEYRING
+    return get_provider().hmac_sm3(ring.audit_key, _canonical(record))
 
 
 def _lock_chain() -> None:

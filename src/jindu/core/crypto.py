@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from jindu.core.keyring import Keyring
+
 CIPHERTEXT_PREFIX = "sm4gcm"
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -106,7 +108,7 @@ def get_provider() -> CryptoProvider:
     global _provider, _provider_keys
     from django.conf import settings
 
-    ring = settings.JINDU_KEYRING
+    ring: Keyring = settings.JINDU_KEYRING
     if _provider is None or _provider_keys is not ring.data_keys:
         _provider = SoftwareCryptoProvider(ring.data_keys)
         _provider_keys = ring.data_keys

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 
 from jindu.core.audit import audit_write
 from jindu.core.crypto import parse_ciphertext
@@ -23,7 +24,7 @@ from jindu.core.keyring import ENV_DATA_KEYS, SM4_KEY_BYTES, Keyring, write_key_
 from jindu.core.models import AuditAction
 
 
-def encrypted_columns() -> list[tuple[type, list[str]]]:
+def encrypted_columns() -> list[tuple[type[Model], list[str]]]:
     """Every concrete model with encrypted fields, and those fields' attribute names."""
     result = []
     for model in apps.get_models():
@@ -41,8 +42,8 @@ def key_usage() -> dict[str, int]:
         from django.db import connection
 
         with connection.cursor() as cursor:
-            for name in names:
-                column = model._meta.get_field(name).column
+            for field_name in names:
+                column = str(next(f.column for f in model._meta.concrete_fields if f.attname == field_name))
                 cursor.execute(
                     f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(table)} "  # noqa: S608
                     f"WHERE {connection.ops.quote_name(column)} <> ''"

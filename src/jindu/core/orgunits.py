@@ -17,7 +17,7 @@ from jindu.core.models import ALLOWED_CHILD_LEVELS, AuditAction, OrgLevel, OrgUn
 from jindu.core.roles import Perm
 from jindu.core.scoping import capture_root_ids, in_roots, require_permission
 
-CODE_PATTERNS = {
+CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     OrgLevel.PROVINCE: re.compile(r"^\d{2}0000$"),
     OrgLevel.CITY: re.compile(r"^\d{4}00$"),
     OrgLevel.DISTRICT: re.compile(r"^\d{6}$"),
@@ -25,7 +25,7 @@ CODE_PATTERNS = {
     OrgLevel.COMMUNITY: re.compile(r"^\d{12}$"),
     OrgLevel.GRID: re.compile(r"^[0-9A-Za-z]{13,32}$"),
 }
-CODE_RULES = {
+CODE_RULES: dict[str, str] = {
     OrgLevel.PROVINCE: "six digits ending in 0000 (GB/T 2260)",
     OrgLevel.CITY: "six digits ending in 00 (GB/T 2260)",
     OrgLevel.DISTRICT: "six digits (GB/T 2260)",
@@ -34,7 +34,7 @@ CODE_RULES = {
     OrgLevel.GRID: "13 to 32 letters or digits (local grid code)",
 }
 # How many leading characters of a child's code must repeat its parent's code.
-SHARED_PREFIX = {
+SHARED_PREFIX: dict[tuple[str | None, str], int] = {
     (OrgLevel.PROVINCE, OrgLevel.CITY): 2,
     (OrgLevel.PROVINCE, OrgLevel.DISTRICT): 2,
     (OrgLevel.CITY, OrgLevel.DISTRICT): 4,

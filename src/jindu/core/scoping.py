@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -125,7 +126,7 @@ def access_object(
         raise NotFound()
     try:
         obj = queryset.get(pk=pk)
-    except (model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise NotFound() from None
     org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
     if action == WRITE:
@@ -175,7 +176,7 @@ def break_glass_open(*, user: Any, object_type: str, object_id: str, reason: str
         raise NotFound()
     try:
         obj = model._default_manager.get(pk=object_id)
-    except (model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise NotFound() from None
     org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
     if not in_roots(org_unit_id, search_root_ids(user)):
