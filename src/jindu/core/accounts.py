@@ -184,6 +184,27 @@ def user_set_active(*, actor: Any, user: User, active: bool) -> None:
         audit_write(action=AuditAction.UPDATE, actor=actor, obj=user, detail={"is_active": active})
 
 
+def user_change_password(*, user: User, current_password: str, new_password: str) -> None:
+    """A user changes their own password; other sessions and API tokens stop working."""
+    if not user.check_password(current_password or ""):
+        raise ServiceError(
+            str(_("The current password is wrong.")),
+            code="wrong_password",
+            fields={"current_password": "wrong"},
+        )
+    try:
+        validate_password(new_password, user)
+    except ValidationError as error:
+        raise ServiceError(
+            " ".join(error.messages), code="weak_password", fields={"new_password": "weak"}
+        ) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit_write(action=AuditAction.UPDATE, actor=user, obj=user, detail={"password": "changed"})
+
+
 # Login ------------------------------------------------------------------------------------------------
 
 

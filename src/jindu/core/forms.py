@@ -9,7 +9,23 @@ from jindu.core.models import OrgLevel
 from jindu.core.roles import Role
 
 
-class LoginForm(forms.Form):
+class StyledForm(forms.Form):
+    """Adds Tabler/Bootstrap classes to every widget, so templates can render ``{{ field }}`` as is."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+
+class LoginForm(StyledForm):
     username = forms.CharField(label=_("Username"), max_length=64)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)
     otp = forms.CharField(
@@ -21,17 +37,17 @@ class LoginForm(forms.Form):
     )
 
 
-class OrgUnitForm(forms.Form):
+class OrgUnitForm(StyledForm):
     code = forms.CharField(label=_("Code"), max_length=32)
     name = forms.CharField(label=_("Name"), max_length=100)
     level = forms.ChoiceField(label=_("Level"), choices=OrgLevel.choices)
 
 
-class OrgUnitImportForm(forms.Form):
+class OrgUnitImportForm(StyledForm):
     file = forms.FileField(label=_("CSV file"), help_text=_("Columns: code,name,level,parent_code (UTF-8)"))
 
 
-class UserCreateForm(forms.Form):
+class UserCreateForm(StyledForm):
     username = forms.CharField(label=_("Username"), max_length=64)
     full_name = forms.CharField(label=_("Full name"), max_length=64, required=False)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput, max_length=256)
@@ -50,11 +66,27 @@ class UserCreateForm(forms.Form):
     enterprise_code = forms.CharField(label=_("Enterprise credit code"), max_length=18, required=False)
 
 
-class BreakGlassForm(forms.Form):
+class BreakGlassForm(StyledForm):
     reason = forms.CharField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), min_length=10, max_length=1000
     )
 
 
-class TwoFactorConfirmForm(forms.Form):
+class TwoFactorConfirmForm(StyledForm):
     otp = forms.CharField(label=_("One-time code"), max_length=12)
+
+
+class PasswordChangeForm(StyledForm):
+    current_password = forms.CharField(
+        label=_("Current password"), widget=forms.PasswordInput, max_length=256
+    )
+    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, max_length=256)
+    new_password_again = forms.CharField(
+        label=_("New password (again)"), widget=forms.PasswordInput, max_length=256
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", _("The two new passwords differ."))
+        return data

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -34,10 +35,21 @@ from jindu.core.forms import (
     LoginForm,
     OrgUnitForm,
     OrgUnitImportForm,
+    PasswordChangeForm,
     TwoFactorConfirmForm,
     UserCreateForm,
 )
-from jindu.core.models import ApiToken, AuditAction, JobStatus, LoginAttempt, OrgUnit, User, UserRole
+from jindu.core.models import (
+    ALLOWED_CHILD_LEVELS,
+    ApiToken,
+    AuditAction,
+    JobStatus,
+    LoginAttempt,
+    OrgLevel,
+    OrgUnit,
+    User,
+    UserRole,
+)
 from jindu.core.roles import TWO_FACTOR_REQUIRED_ROLES, Perm, Role
 from jindu.core.scoping import (
     break_glass_open,
@@ -83,6 +95,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "database": database, "broker": broker},
         status=200 if healthy else 503,
+    )
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown paths under /api/v1 answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": f"No API endpoint at {request.path}.", "fields": {}}},
+        status=404,
     )
 
 
@@ -169,7 +189,12 @@ def orgunit_list(request: HttpRequest) -> HttpResponse:
         .annotate(child_count=Count("children"))
         .order_by("code")
     )
-    form = OrgUnitForm(request.POST or None)
+    child_levels = [
+        value
+        for value, _label in OrgLevel.choices
+        if value in ALLOWED_CHILD_LEVELS.get(parent.level if parent else None, set())
+    ]
+    form = OrgUnitForm(request.POST or None, initial={"level": child_levels[0] if child_levels else ""})
     if request.method == "POST" and form.is_valid() and parent is not None:
         try:
             orgunits.orgunit_create(
@@ -443,7 +468,21 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     device = TOTPDevice.objects.filter(user=user).order_by("-confirmed").first()
-    form = TwoFactorConfirmForm(request.POST or None)
+    form = TwoFactorConfirmForm(request.POST if request.POST.get("action") == "confirm" else None)
+    password_form = PasswordChangeForm(request.POST if request.POST.get("action") == "password" else None)
+    if request.method == "POST" and request.POST.get("action") == "password" and password_form.is_valid():
+        try:
+            accounts.user_change_password(
+                user=user,
+                current_password=password_form.cleaned_data["current_password"],
+                new_password=password_form.cleaned_data["new_password"],
+            )
+        except ServiceError as error:
+            password_form.add_error(None, error.message)
+        else:
+            update_session_auth_hash(request, user)
+            messages.success(request, _("Password changed."))
+            return redirect("core:profile")
     if request.method == "POST":
         if request.POST.get("action") == "start" and (device is None or not device.confirmed):
             TOTPDevice.objects.filter(user=user, confirmed=False).delete()
@@ -478,6 +517,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         {
             "device": device,
             "form": form,
+            "password_form": password_form,
             "qr_svg": qr_svg,
             "roles": [Role(code).label for code in sorted(user.role_codes)],
             "role_rows": UserRole.objects.filter(user=user),
