@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from django_tables2 import RequestConfig
 from jindu.core import accounts, jobs, orgunits, selectors
 from jindu.core.audit import audit_write
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.exports import export_csv
 from jindu.core.filters import AuditFilter, UserFilter
 from jindu.core.forms import (
     BreakGlassForm,
@@ -392,6 +394,46 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "verify":
         job = jobs.job_start(name="audit_verify", actor=request.user)
         return redirect("core:job_detail", pk=job.pk)
+    if request.GET.get("export") == "csv":
+        try:
+            return export_csv(
+                user=request.user,
+                filename=f"audit-{timezone.localdate():%Y%m%d}.csv",
+                header=[
+                    "sequence",
+                    "time",
+                    "actor",
+                    "action",
+                    "object_type",
+                    "object_id",
+                    "object",
+                    "org_unit",
+                    "result",
+                    "client_address",
+                    "detail",
+                ],
+                rows=(
+                    (
+                        r.sequence,
+                        timezone.localtime(r.occurred_at).isoformat(),
+                        r.actor_username,
+                        r.action,
+                        r.object_type,
+                        r.object_id,
+                        r.object_repr,
+                        r.org_unit_code,
+                        r.result,
+                        r.client_address,
+                        json.dumps(r.detail, ensure_ascii=False),
+                    )
+                    for r in audit_filter.qs.order_by("sequence").iterator()
+                ),
+                object_type="core.auditrecord",
+                purpose=request.GET.get("purpose", ""),
+                filters={k: v for k, v in request.GET.items() if k not in {"export", "purpose"} and v},
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
     return render(request, "core/audit_list.html", {"table": table, "filter": audit_filter})
 
 

@@ -150,3 +150,23 @@ def test_audit_verify_job_from_the_browser(users, django_capture_on_commit_callb
     assert job.status == "completed", job.log
     assert job.result["ok"] is True
     assert job.result["checked"] >= 3
+
+
+def test_audit_export_is_purpose_bound_watermarked_and_audited(users):
+    write_some(3)
+    client = ui_client(users["auditadmin"])
+    refused = client.get("/audit/?export=csv&action=READ")
+    assert refused.status_code == 200 and refused["Content-Type"].startswith("text/html")
+    response = client.get("/audit/?export=csv&action=READ&purpose=季度审计检查")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert "t_auditadmin" in lines[0] and "季度审计检查" in lines[0]
+    assert lines[1].startswith("sequence,time,actor")
+    assert len(lines) == 2 + 3  # watermark, header and the three READ records
+    export = AuditRecord.objects.filter(action="EXPORT").latest("sequence")
+    assert export.actor_username == "t_auditadmin"
+    assert export.detail["rows"] == 3 and export.detail["purpose"] == "季度审计检查"
+    assert export.detail["filters"] == {"action": "READ"}
+    assert ui_client(users["sysadmin"]).get("/audit/?export=csv&purpose=偷看一下吧").status_code == 403
