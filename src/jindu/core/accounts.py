@@ -253,7 +253,7 @@ def _fail(username: str, user: User | None, reason: str, channel: str) -> AuthEr
                 window_start = last_success.occurred_at
             failures = (
                 LoginAttempt.objects.filter(username=username, succeeded=False, occurred_at__gt=window_start)
-                .exclude(reason="account_locked")
+                .exclude(reason__in=NOT_COUNTED_FOR_LOCKOUT)
                 .count()
             )
             if failures >= settings.JINDU_LOCKOUT_FAILURES:

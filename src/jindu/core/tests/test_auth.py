@@ -296,10 +296,12 @@ def test_missing_one_time_codes_do_not_lock_but_wrong_ones_do(users):
     for _ in range(6):
         with pytest.raises(AuthError):
             auth_login(username=admin.username, password=TEST_PASSWORD)  # no code yet
+    with pytest.raises(AuthError):
+        auth_login(username=admin.username, password="wrong-password")  # one real failure
     admin.refresh_from_db()
-    assert admin.locked_until is None
+    assert admin.locked_until is None  # 6 missing codes + 1 wrong password: below the limit
     wrong = "000000" if current_otp(admin) != "000000" else "111111"
-    for _ in range(5):
+    for _ in range(4):
         TOTPDevice.objects.filter(user=admin).update(
             throttling_failure_count=0, throttling_failure_timestamp=None
         )
