@@ -107,6 +107,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         )
 
 
+class RateLimited(ServiceError):
+    status = 429
+
+
 def rate_limit(request: HttpRequest, *, scope: str, limit: int, period_seconds: int = 60) -> None:
     """Fixed-window limit per client address; raises 429 with the error shape when exceeded."""
     address = client_address_from_meta(request.META, settings.JINDU_TRUSTED_PROXY_COUNT) or "unknown"
@@ -120,11 +124,9 @@ def rate_limit(request: HttpRequest, *, scope: str, limit: int, period_seconds: 
             cache.set(key, 1, period_seconds)
             count = 1
     if count > limit:
-        error = ServiceError(
+        raise RateLimited(
             f"Too many requests: at most {limit} per {period_seconds} seconds.", code="rate_limited"
         )
-        error.status = 429
-        raise error
 
 
 class PageNumber(PaginationBase):

@@ -158,3 +158,16 @@ def audit_verify(progress: Any = None) -> VerifyResult:
         if progress is not None:
             progress(1)
     return VerifyResult(checked)
+
+
+def audit_search(
+    *, actor: Any, object_type: str, query: dict, results: int, org_unit_code: str = ""
+) -> AuditRecord:
+    """Record a search over personal records: who searched for what, and how many rows came back."""
+    return audit_write(
+        action=AuditAction.SEARCH,
+        actor=actor,
+        object_type=object_type,
+        org_unit_code=org_unit_code,
+        detail={"query": {k: v for k, v in query.items() if v not in ("", None)}, "results": results},
+    )

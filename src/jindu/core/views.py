@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tables2 import RequestConfig
 
 from jindu.core import accounts, jobs, orgunits, selectors
+from jindu.core.apiutil import RateLimited, rate_limit
 from jindu.core.audit import audit_write
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
 from jindu.core.exports import export_csv
@@ -116,13 +117,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            rate_limit(request, scope="web-login", limit=settings.JINDU_AUTH_RATE_LIMIT)
             user, device = accounts.auth_login(
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 otp=form.cleaned_data["otp"],
                 channel="web",
             )
-        except accounts.AuthError as error:
+        except (accounts.AuthError, RateLimited) as error:
             form.add_error(None, error.message)
         else:
             django_login(request, user, backend="jindu.core.auth.JinduModelBackend")

@@ -216,3 +216,24 @@ def assert_ui_matrix(
             response = client.get(url)
             assert response.status_code == 200, (user.username, url, response.status_code)
             assert marker in response.content.decode(), f"{user.username} does not see {marker} on {url}"
+
+
+class assert_max_queries:  # noqa: N801 - used as a context manager, like pytest.raises
+    """``with assert_max_queries(5): ...`` fails if the block runs more SQL queries, and prints them."""
+
+    def __init__(self, limit: int) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        self.limit = limit
+        self.context = CaptureQueriesContext(connection)
+
+    def __enter__(self) -> Any:
+        return self.context.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.context.__exit__(*exc)
+        if exc[0] is None:
+            executed = len(self.context.captured_queries)
+            sql = "\n".join(query["sql"][:200] for query in self.context.captured_queries)
+            assert executed <= self.limit, f"{executed} queries, at most {self.limit} expected:\n{sql}"

@@ -185,3 +185,14 @@ def test_healthz_reports_an_unreachable_broker(settings):
     response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
+
+
+def test_assert_max_queries_helper_fails_above_the_limit(tree):
+    from jindu.core.models import OrgUnit
+    from jindu.core.testing.helpers import assert_max_queries
+
+    with assert_max_queries(2):
+        list(OrgUnit.objects.all())
+    with pytest.raises(AssertionError, match="3 queries"), assert_max_queries(2):
+        for _ in range(3):
+            OrgUnit.objects.count()

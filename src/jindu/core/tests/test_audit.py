@@ -170,3 +170,14 @@ def test_audit_export_is_purpose_bound_watermarked_and_audited(users):
     assert export.detail["rows"] == 3 and export.detail["purpose"] == "季度审计检查"
     assert export.detail["filters"] == {"action": "READ"}
     assert ui_client(users["sysadmin"]).get("/audit/?export=csv&purpose=偷看一下吧").status_code == 403
+
+
+def test_audit_search_records_the_query_and_the_result_count(users):
+    from jindu.core.audit import audit_search
+
+    record = audit_search(
+        actor=users["district_a"], object_type="people.person", query={"name": "张", "colour": ""}, results=7
+    )
+    assert record.action == "SEARCH"
+    assert record.detail == {"query": {"name": "张"}, "results": 7}
+    assert audit_verify().ok

@@ -309,3 +309,17 @@ def test_missing_one_time_codes_do_not_lock_but_wrong_ones_do(users):
             auth_login(username=admin.username, password=TEST_PASSWORD, otp=wrong)
     admin.refresh_from_db()
     assert admin.locked_until is not None
+
+
+@override_settings(JINDU_AUTH_RATE_LIMIT=2)
+def test_web_login_is_rate_limited_per_address(users):
+    from django.core.cache import cache
+
+    cache.clear()
+    client = Client(REMOTE_ADDR="10.1.2.3")
+    for _ in range(2):
+        client.post("/login/", {"username": "t_district_a", "password": "wrong"})
+    response = client.post("/login/", {"username": "t_district_a", "password": TEST_PASSWORD})
+    assert response.status_code == 200 and "login-error" in response.content.decode()
+    assert client.get("/").status_code == 302  # not logged in
+    cache.clear()
