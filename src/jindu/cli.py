@@ -42,8 +42,10 @@ class CliError(Exception):
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jindu.config.settings")
     import django
+    from django.utils import translation
 
     django.setup()
+    translation.activate("en")  # the CLI speaks English; the web UI and API follow each request's language
 
 
 def _progress(total: int, description: str):

@@ -14,13 +14,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from jindu.core import context
 from jindu.core.audit import audit_write
 from jindu.core.crypto import constant_time_equal, get_provider
-from jindu.core.errors import NotFound, ServiceError
+from jindu.core.errors import NotFound, ServiceError, join_problems
 from jindu.core.models import ApiToken, AuditAction, AuditResult, LoginAttempt, OrgUnit, User, UserRole
 from jindu.core.roles import SEPARATED_ADMIN_ROLES, Perm, Role
 from jindu.core.scoping import capture_root_ids, in_roots, require_permission
@@ -29,26 +30,43 @@ from jindu.core.validators import validate_id_number, validate_mobile, validate_
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 TOKEN_PREFIX = "jdt"
 
+# How user_create names the fields in its summary message (English: the field keys themselves).
+FIELD_NAMES = {
+    "username": pgettext_lazy("account field", "username"),
+    "org_unit": pgettext_lazy("account field", "org_unit"),
+    "scope": pgettext_lazy("account field", "scope"),
+    "id_number": pgettext_lazy("account field", "id_number"),
+    "phone": pgettext_lazy("account field", "phone"),
+    "enterprise_code": pgettext_lazy("account field", "enterprise_code"),
+    "password": pgettext_lazy("account field", "password"),
+}
+
 
 def check_roles(roles: list[str]) -> list[str]:
     """Known role codes, with 三权分立: at most one of the three administrator roles."""
     unknown = [role for role in roles if role not in Role.values]
     if unknown:
         raise ServiceError(
-            f"Unknown role {', '.join(unknown)}; use one of {', '.join(Role.values)}.",
+            _("Unknown role %(roles)s; use one of %(choices)s.")
+            % {"roles": ", ".join(unknown), "choices": ", ".join(Role.values)},
             code="unknown_role",
-            fields={"roles": "unknown"},
+            fields={"roles": pgettext("field error", "unknown")},
         )
     if not roles:
         raise ServiceError(
-            "A user needs at least one role.", code="role_required", fields={"roles": "required"}
+            _("A user needs at least one role."),
+            code="role_required",
+            fields={"roles": pgettext("field error", "required")},
         )
     admins = sorted(set(roles) & SEPARATED_ADMIN_ROLES)
     if len(admins) > 1:
+        # Translators: joins the role codes in "one user cannot hold sysadmin and auditadmin".
+        separator = pgettext("between role codes", " and ")
         raise ServiceError(
-            f"Separation of duties (三权分立): one user cannot hold {' and '.join(admins)}.",
+            _("Separation of duties (三权分立): one user cannot hold %(roles)s.")
+            % {"roles": separator.join(admins)},
             code="separation_of_duties",
-            fields={"roles": "separation of duties"},
+            fields={"roles": pgettext("field error", "separation of duties")},
         )
     return sorted(set(roles))
 
@@ -79,13 +97,13 @@ def user_create(
     is returned once. ``actor`` None means the CLI (an operator on the server)."""
     fields: dict[str, str] = {}
     if not USERNAME_PATTERN.fullmatch(username or ""):
-        fields["username"] = "3 to 64 letters, digits or . _ @ -"
+        fields["username"] = _("3 to 64 letters, digits or . _ @ -")
     elif User.objects.filter(username=username).exists():
-        fields["username"] = "already taken"
+        fields["username"] = _("already taken")
     roles = check_roles(list(roles))
     org_unit = OrgUnit.objects.filter(code=org_unit_code).first()
     if org_unit is None:
-        fields["org_unit"] = f"org unit {org_unit_code} does not exist"
+        fields["org_unit"] = _("org unit %(code)s does not exist") % {"code": org_unit_code}
     capture_codes = capture_scope_codes or ([org_unit_code] if org_unit else [])
     search_codes = search_scope_codes or []
     scope_units = {
@@ -93,7 +111,7 @@ def user_create(
     }
     missing = [code for code in [*capture_codes, *search_codes] if code not in scope_units]
     if missing:
-        fields["scope"] = f"unknown org units {', '.join(missing)}"
+        fields["scope"] = _("unknown org units %(codes)s") % {"codes": ", ".join(missing)}
     clean_id = clean_phone = clean_enterprise = ""
     try:
         clean_id = validate_id_number(id_number) if id_number else ""
@@ -104,7 +122,7 @@ def user_create(
     except ValidationError as error:
         fields["phone"] = " ".join(error.messages)
     if Role.ENTERPRISE in roles and not enterprise_code:
-        fields["enterprise_code"] = "enterprise users are scoped to one enterprise: give its credit code"
+        fields["enterprise_code"] = _("enterprise users are scoped to one enterprise: give its credit code")
     try:
         clean_enterprise = validate_uscc(enterprise_code) if enterprise_code else ""
     except ValidationError as error:
@@ -120,11 +138,18 @@ def user_create(
         if org_unit is not None and not in_roots(org_unit.pk, roots):
             outside.append(org_unit.code)
         if outside:
-            fields["scope"] = f"outside your capture scope: {', '.join(sorted(set(outside)))}"
+            fields["scope"] = _("outside your capture scope: %(codes)s") % {
+                "codes": ", ".join(sorted(set(outside)))
+            }
     if fields:
+        problems = join_problems(
+            # Translators: one problem in "The account cannot be created: …", e.g. "username: already taken".
+            pgettext("field and its problem", "%(field)s: %(problem)s")
+            % {"field": FIELD_NAMES.get(name, name), "problem": problem}
+            for name, problem in fields.items()
+        )
         raise ServiceError(
-            "The account cannot be created: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
-            fields=fields,
+            _("The account cannot be created: %(problems)s") % {"problems": problems}, fields=fields
         )
 
     with transaction.atomic():
@@ -188,15 +213,17 @@ def user_change_password(*, user: User, current_password: str, new_password: str
     """A user changes their own password; other sessions and API tokens stop working."""
     if not user.check_password(current_password or ""):
         raise ServiceError(
-            str(_("The current password is wrong.")),
+            _("The current password is wrong."),
             code="wrong_password",
-            fields={"current_password": "wrong"},
+            fields={"current_password": pgettext("field error", "wrong")},
         )
     try:
         validate_password(new_password, user)
     except ValidationError as error:
         raise ServiceError(
-            " ".join(error.messages), code="weak_password", fields={"new_password": "weak"}
+            " ".join(error.messages),
+            code="weak_password",
+            fields={"new_password": pgettext("field error", "weak")},
         ) from None
     with transaction.atomic():
         user.set_password(new_password)
@@ -213,15 +240,15 @@ class AuthError(ServiceError):
 
 
 MESSAGES = {
-    "invalid_credentials": _("Wrong username or password."),
-    "account_locked": _("Too many failed attempts: the account is locked for a while."),
-    "otp_required": _("This account needs a one-time code from its authenticator app."),
-    "otp_invalid": _("The one-time code is wrong or expired."),
-    "two_factor_not_enrolled": _(
+    "invalid_credentials": gettext_lazy("Wrong username or password."),
+    "account_locked": gettext_lazy("Too many failed attempts: the account is locked for a while."),
+    "otp_required": gettext_lazy("This account needs a one-time code from its authenticator app."),
+    "otp_invalid": gettext_lazy("The one-time code is wrong or expired."),
+    "two_factor_not_enrolled": gettext_lazy(
         "This role requires two-factor authentication, but no authenticator is enrolled. "
         "Ask the security administrator."
     ),
-    "inactive": _("This account is disabled."),
+    "inactive": gettext_lazy("This account is disabled."),
 }
 
 NOT_COUNTED_FOR_LOCKOUT = ("account_locked", "otp_required", "two_factor_not_enrolled")

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 from ninja.pagination import paginate
 
@@ -58,7 +59,7 @@ def obtain_token(request: HttpRequest, payload: TokenIn) -> Any:
 def revoke_token(request: HttpRequest) -> Any:
     token = getattr(request, "api_token", None)
     if token is None:
-        raise NotFound("This request was not made with a token.")
+        raise NotFound(_("This request was not made with a token."))
     accounts.token_revoke(actor=request.user, token=token)
     return Status(204, None)
 

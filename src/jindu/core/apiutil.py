@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -72,14 +73,16 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def not_authenticated(request: HttpRequest, exc: Exception) -> Any:
         return api.create_response(
             request,
-            error_body("not_authenticated", "Authentication required: send 'Authorization: Bearer <token>'."),
+            error_body(
+                "not_authenticated", _("Authentication required: send 'Authorization: Bearer <token>'.")
+            ),
             status=401,
         )
 
     @api.exception_handler(AuthorizationError)
     def not_authorized(request: HttpRequest, exc: Exception) -> Any:
         return api.create_response(
-            request, error_body("forbidden", "You do not have permission to do this."), status=403
+            request, error_body("forbidden", _("You do not have permission to do this.")), status=403
         )
 
     @api.exception_handler(NinjaValidationError)
@@ -93,12 +96,12 @@ def install_error_handlers(api: NinjaAPI) -> None:
             )
             fields[location or "request"] = problem.get("msg", "invalid")
         return api.create_response(
-            request, error_body("validation_error", "The request is not valid.", fields), status=422
+            request, error_body("validation_error", _("The request is not valid."), fields), status=422
         )
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Exception) -> Any:
-        return api.create_response(request, error_body("not_found", "Not found."), status=404)
+        return api.create_response(request, error_body("not_found", _("Not found.")), status=404)
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> Any:
@@ -125,7 +128,9 @@ def rate_limit(request: HttpRequest, *, scope: str, limit: int, period_seconds: 
             count = 1
     if count > limit:
         raise RateLimited(
-            f"Too many requests: at most {limit} per {period_seconds} seconds.", code="rate_limited"
+            _("Too many requests: at most %(limit)s per %(seconds)s seconds.")
+            % {"limit": limit, "seconds": period_seconds},
+            code="rate_limited",
         )
 
 

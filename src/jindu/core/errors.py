@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
 
 class ServiceError(Exception):
     """A request the service refuses: bad input or a rule that forbids it (HTTP 400 unless said otherwise)."""
@@ -20,8 +25,8 @@ class NotFound(ServiceError):
 
     status = 404
 
-    def __init__(self, message: str = "Not found.") -> None:
-        super().__init__(message, code="not_found")
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message if message is not None else _("Not found."), code="not_found")
 
 
 class Forbidden(ServiceError):
@@ -29,8 +34,10 @@ class Forbidden(ServiceError):
 
     status = 403
 
-    def __init__(self, message: str = "You do not have permission to do this.") -> None:
-        super().__init__(message, code="forbidden")
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message if message is not None else _("You do not have permission to do this."), code="forbidden"
+        )
 
 
 class BreakGlassRequired(ServiceError):
@@ -40,9 +47,15 @@ class BreakGlassRequired(ServiceError):
 
     def __init__(self, object_type: str, object_id: str) -> None:
         super().__init__(
-            "This record is protected: state a reason to open it (break the glass).",
+            _("This record is protected: state a reason to open it (break the glass)."),
             code="break_glass_required",
         )
         self.object_type = object_type
         self.object_id = object_id
         self.fields = {"object_type": object_type, "object_id": object_id}
+
+
+def join_problems(problems: Iterable[str]) -> str:
+    """Several problems as one message, with the separator of the active language."""
+    # Translators: separates problems listed in one error message (keep the trailing space if any).
+    return pgettext("separator between problems", "; ").join(str(problem) for problem in problems)

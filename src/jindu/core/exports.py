@@ -14,6 +14,8 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from jindu.core.audit import audit_write
 from jindu.core.errors import ServiceError
@@ -36,7 +38,9 @@ def export_csv(
     purpose = (purpose or "").strip()
     if len(purpose) < 4:
         raise ServiceError(
-            "State the purpose of this export.", code="purpose_required", fields={"purpose": "required"}
+            _("State the purpose of this export."),
+            code="purpose_required",
+            fields={"purpose": pgettext("field error", "required")},
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -51,7 +55,8 @@ def export_csv(
             count += 1
             if count > MAX_EXPORT_ROWS:
                 raise ServiceError(
-                    f"An export holds at most {MAX_EXPORT_ROWS} rows: narrow the filters.",
+                    _("An export holds at most %(rows)s rows: narrow the filters.")
+                    % {"rows": MAX_EXPORT_ROWS},
                     code="export_too_large",
                 )
             writer.writerow(["" if value is None else value for value in row])

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
+from django.utils.translation import gettext as _
 
 from jindu.core.audit import audit_write
 from jindu.core.crypto import parse_ciphertext
@@ -71,8 +72,11 @@ def keys_rotate(
 
     if os.environ.get(ENV_DATA_KEYS):
         raise ServiceError(
-            f"Data keys come from {ENV_DATA_KEYS}: add the new key there (or in your KMS) and rerun "
-            "`jindu keys reencrypt`.",
+            _(
+                "Data keys come from %(variable)s: add the new key there (or in your KMS) and rerun "
+                "`jindu keys reencrypt`."
+            )
+            % {"variable": ENV_DATA_KEYS},
             code="keys_from_environment",
         )
     key_file = key_file or settings.KEY_FILE

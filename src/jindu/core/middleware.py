@@ -40,10 +40,9 @@ class IdleTimeoutMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        # Bearer-token API calls carry no session; session-cookie calls (htmx, /api/ from the UI) do.
-        has_session_user = (
-            user is not None and user.is_authenticated and not request.headers.get("Authorization")
-        )
+        # Bearer-token API calls carry no session cookie, so the user here is anonymous for them; any request
+        # that arrives with a logged-in session is subject to the timeout, whatever headers it adds.
+        has_session_user = user is not None and user.is_authenticated
         if has_session_user:
             now = int(time.time())
             last = request.session.get(IDLE_KEY)

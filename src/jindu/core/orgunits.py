@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from jindu.core.audit import audit_write
-from jindu.core.errors import NotFound, ServiceError
+from jindu.core.errors import NotFound, ServiceError, join_problems
 from jindu.core.models import ALLOWED_CHILD_LEVELS, AuditAction, OrgLevel, OrgUnit, OrgUnitClosure
 from jindu.core.roles import Perm
 from jindu.core.scoping import capture_root_ids, in_roots, require_permission
@@ -25,13 +27,22 @@ CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     OrgLevel.COMMUNITY: re.compile(r"^\d{12}$"),
     OrgLevel.GRID: re.compile(r"^[0-9A-Za-z]{13,32}$"),
 }
-CODE_RULES: dict[str, str] = {
-    OrgLevel.PROVINCE: "six digits ending in 0000 (GB/T 2260)",
-    OrgLevel.CITY: "six digits ending in 00 (GB/T 2260)",
-    OrgLevel.DISTRICT: "six digits (GB/T 2260)",
-    OrgLevel.STREET: "nine digits (统计用区划代码)",
-    OrgLevel.COMMUNITY: "twelve digits (统计用区划代码)",
-    OrgLevel.GRID: "13 to 32 letters or digits (local grid code)",
+CODE_RULES: dict[str, Any] = {
+    OrgLevel.PROVINCE: gettext_lazy("six digits ending in 0000 (GB/T 2260)"),
+    OrgLevel.CITY: gettext_lazy("six digits ending in 00 (GB/T 2260)"),
+    OrgLevel.DISTRICT: gettext_lazy("six digits (GB/T 2260)"),
+    OrgLevel.STREET: gettext_lazy("nine digits (统计用区划代码)"),
+    OrgLevel.COMMUNITY: gettext_lazy("twelve digits (统计用区划代码)"),
+    OrgLevel.GRID: gettext_lazy("13 to 32 letters or digits (local grid code)"),
+}
+# A level as named inside an error message (English: the level code itself, as in the CSV column).
+LEVEL_NAMES: dict[str, Any] = {
+    OrgLevel.PROVINCE: pgettext_lazy("org unit level in a message", "province"),
+    OrgLevel.CITY: pgettext_lazy("org unit level in a message", "city"),
+    OrgLevel.DISTRICT: pgettext_lazy("org unit level in a message", "district"),
+    OrgLevel.STREET: pgettext_lazy("org unit level in a message", "street"),
+    OrgLevel.COMMUNITY: pgettext_lazy("org unit level in a message", "community"),
+    OrgLevel.GRID: pgettext_lazy("org unit level in a message", "grid"),
 }
 # How many leading characters of a child's code must repeat its parent's code.
 SHARED_PREFIX: dict[tuple[str | None, str], int] = {
@@ -47,16 +58,33 @@ def validate_code(code: str, level: str, parent: Any | None) -> list[str]:
     """Problems with a code at a level under a parent (``parent`` has ``code`` and ``level``)."""
     problems = []
     if level not in CODE_PATTERNS:
-        return [f"unknown level {level!r}; use one of {', '.join(OrgLevel.values)}"]
+        return [
+            _("unknown level %(level)s; use one of %(levels)s")
+            % {"level": repr(level), "levels": ", ".join(OrgLevel.values)}
+        ]
     if not CODE_PATTERNS[level].fullmatch(code):
-        problems.append(f"a {level} code is {CODE_RULES[level]}, got {code!r}")
+        problems.append(
+            _("a %(level)s code is %(rule)s, got %(code)s")
+            % {"level": LEVEL_NAMES[level], "rule": CODE_RULES[level], "code": repr(code)}
+        )
     parent_level = parent.level if parent is not None else None
     if level not in ALLOWED_CHILD_LEVELS.get(parent_level, set()):
-        problems.append(f"a {level} cannot sit under {parent_level or 'the root'}")
+        problems.append(
+            _("a %(level)s cannot sit under %(parent)s")
+            % {
+                "level": LEVEL_NAMES[level],
+                "parent": LEVEL_NAMES.get(parent_level, parent_level)
+                if parent_level
+                else pgettext("top of the org-unit tree", "the root"),
+            }
+        )
     elif parent is not None:
         shared = SHARED_PREFIX.get((parent_level, level), len(parent.code))
         if code[:shared] != parent.code[:shared]:
-            problems.append(f"code {code} does not start with its parent's code {parent.code[:shared]}")
+            problems.append(
+                _("code %(code)s does not start with its parent's code %(prefix)s")
+                % {"code": code, "prefix": parent.code[:shared]}
+            )
     return problems
 
 
@@ -76,18 +104,21 @@ def orgunit_create(*, actor: Any, code: str, name: str, level: str, parent_code:
     if parent_code:
         parent = OrgUnit.objects.filter(code=parent_code).first()
         if parent is None:
-            raise ServiceError(f"Parent org unit {parent_code} does not exist.", code="unknown_parent")
+            raise ServiceError(
+                _("Parent org unit %(code)s does not exist.") % {"code": parent_code}, code="unknown_parent"
+            )
     if actor is not None:
         require_permission(actor, Perm.MANAGE_ORGUNITS)
         if parent is None or not in_roots(parent.pk, capture_root_ids(actor)):
-            raise NotFound("Parent org unit not found in your scope.")
+            raise NotFound(_("Parent org unit not found in your scope."))
     problems = validate_code(code, level, parent)
     if not name:
-        problems.append("a name is required")
+        problems.append(_("a name is required"))
     if OrgUnit.objects.filter(code=code).exists():
-        problems.append(f"code {code} already exists")
+        problems.append(_("code %(code)s already exists") % {"code": code})
     if problems:
-        raise ServiceError("; ".join(problems), code="invalid_orgunit", fields={"code": "; ".join(problems)})
+        message = join_problems(problems)
+        raise ServiceError(message, code="invalid_orgunit", fields={"code": message})
     with transaction.atomic():
         unit = OrgUnit.objects.create(
             code=code,
@@ -115,7 +146,11 @@ def orgunit_rename(*, actor: Any, code: str, name: str) -> OrgUnit:
         raise NotFound()
     name = (name or "").strip()
     if not name:
-        raise ServiceError("A name is required.", code="invalid_orgunit", fields={"name": "required"})
+        raise ServiceError(
+            _("A name is required."),
+            code="invalid_orgunit",
+            fields={"name": pgettext("field error", "required")},
+        )
     with transaction.atomic():
         old = unit.name
         unit.name = name
@@ -140,7 +175,10 @@ def parse_orgunit_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
-        return [], [f"header must contain {', '.join(REQUIRED_COLUMNS)}; missing {', '.join(missing)}"]
+        return [], [
+            _("header must contain %(columns)s; missing %(missing)s")
+            % {"columns": ", ".join(REQUIRED_COLUMNS), "missing": ", ".join(missing)}
+        ]
     rows = []
     for row in reader:
         rows.append(
@@ -165,10 +203,15 @@ def orgunits_import(
     if actor is not None:
         require_permission(actor, Perm.MANAGE_ORGUNITS)
     report = ImportReport()
+
+    def problem_at(line: str, problem: str) -> None:
+        # Translators: a problem found in one line of an imported CSV file.
+        report.errors.append(_("line %(line)s: %(problem)s") % {"line": line, "problem": problem})
+
     by_code: dict[str, dict[str, str]] = {}
     for row in rows:
         if row["code"] in by_code:
-            report.errors.append(f"line {row['line']}: code {row['code']} appears twice")
+            problem_at(row["line"], _("code %(code)s appears twice") % {"code": row["code"]})
         by_code[row["code"]] = row
     existing = {unit.code: unit for unit in OrgUnit.objects.filter(code__in=list(by_code))}
     parents_needed = {
@@ -184,7 +227,7 @@ def orgunits_import(
         if code in placed or code not in by_code:
             return
         if code in trail:
-            report.errors.append(f"line {by_code[code]['line']}: parent cycle through {code}")
+            problem_at(by_code[code]["line"], _("parent cycle through %(code)s") % {"code": code})
             return
         parent_code = by_code[code]["parent_code"]
         if parent_code:
@@ -200,8 +243,8 @@ def orgunits_import(
         code, parent_code = row["code"], row["parent_code"]
         parent = nodes.get(parent_code) if parent_code else None
         if parent_code and parent is None:
-            report.errors.append(
-                f"line {row['line']}: parent {parent_code} is neither in the file nor stored"
+            problem_at(
+                row["line"], _("parent %(code)s is neither in the file nor stored") % {"code": parent_code}
             )
             continue
         if (
@@ -210,20 +253,24 @@ def orgunits_import(
             and isinstance(parent, OrgUnit)
             and not in_roots(parent.pk, capture_root_ids(actor))
         ):
-            report.errors.append(f"line {row['line']}: parent {parent_code} is outside your capture scope")
+            problem_at(
+                row["line"], _("parent %(code)s is outside your capture scope") % {"code": parent_code}
+            )
         if not row["name"]:
-            report.errors.append(f"line {row['line']}: name is empty")
+            problem_at(row["line"], _("name is empty"))
         current = existing.get(code)
         if current is not None:
             stored_parent = current.path.rstrip("/").split("/")[-2] if current.depth else ""
             if stored_parent != (parent_code or "") or current.level != row["level"]:
-                report.errors.append(
-                    f"line {row['line']}: {code} exists with another parent or level; moves are not imported"
+                problem_at(
+                    row["line"],
+                    _("%(code)s exists with another parent or level; moves are not imported")
+                    % {"code": code},
                 )
             nodes[code] = current
             continue
         for problem in validate_code(code, row["level"], parent):
-            report.errors.append(f"line {row['line']}: {problem}")
+            problem_at(row["line"], problem)
         nodes[code] = _Node(code=code, level=row["level"])
     if report.errors:
         return report
@@ -291,7 +338,7 @@ def orgunit_children(parent_code: str | None) -> list[OrgUnit]:
     if parent_code:
         parent = OrgUnit.objects.filter(code=parent_code).only("pk").first()
         if parent is None:
-            raise NotFound(f"Org unit {parent_code} does not exist.")
+            raise NotFound(_("Org unit %(code)s does not exist.") % {"code": parent_code})
         return list(OrgUnit.objects.filter(parent=parent).order_by("code"))
     return list(OrgUnit.objects.filter(parent__isnull=True).order_by("code"))
 
@@ -299,7 +346,7 @@ def orgunit_children(parent_code: str | None) -> list[OrgUnit]:
 def orgunit_get(code: str) -> OrgUnit:
     unit = OrgUnit.objects.filter(code=code).first()
     if unit is None:
-        raise NotFound(f"Org unit {code} does not exist.")
+        raise NotFound(_("Org unit %(code)s does not exist.") % {"code": code})
     return unit
 
 

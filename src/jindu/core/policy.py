@@ -11,6 +11,8 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from jindu.core.audit import audit_write
 from jindu.core.errors import NotFound, ServiceError
@@ -34,7 +36,9 @@ def policy_in_force(kind: str, org_unit: OrgUnit | None, on: dt.date) -> PolicyV
         if best_key is None or key > best_key:
             best, best_key = version, key
     if best is None:
-        raise NotFound(f"No {kind} policy is in force on {on.isoformat()}.")
+        raise NotFound(
+            _("No %(kind)s policy is in force on %(date)s.") % {"kind": kind, "date": on.isoformat()}
+        )
     return best
 
 
@@ -51,14 +55,17 @@ def policy_publish(
 ) -> PolicyVersion:
     """Add a new version (versions are never edited: a change is a new version with a later date)."""
     if not kind or not label:
-        raise ServiceError("A policy version needs a kind and a label.", code="invalid_policy")
+        raise ServiceError(_("A policy version needs a kind and a label."), code="invalid_policy")
     if not isinstance(payload, dict) or not payload:
         raise ServiceError(
-            "A policy version needs its rules.", code="invalid_policy", fields={"payload": "empty"}
+            _("A policy version needs its rules."),
+            code="invalid_policy",
+            fields={"payload": pgettext("field error", "empty")},
         )
     if PolicyVersion.objects.filter(kind=kind, region=region, effective_from=effective_from).exists():
         raise ServiceError(
-            f"A {kind} version for this region already takes effect on {effective_from.isoformat()}.",
+            _("A %(kind)s version for this region already takes effect on %(date)s.")
+            % {"kind": kind, "date": effective_from.isoformat()},
             code="duplicate_policy",
         )
     with transaction.atomic():

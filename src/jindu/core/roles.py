@@ -68,4 +68,4 @@ def grant_core_permissions() -> None:
     grant(Role.AUDITADMIN, Perm.VIEW_AUDIT)
     # Offices see the staff of their jurisdiction (to assign workers, check caseloads).
     for role in OFFICE_ROLES:
-        grant(role, Perm.VIEW_USERS, Perm.VIEW_JOBS)
+        grant(role, Perm.VIEW_USERS)

@@ -16,6 +16,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
 from jindu.core.models import AuditAction, BreakGlassGrant, OrgUnitClosure
@@ -158,7 +160,10 @@ def resolve_model(object_type: str) -> type[models.Model]:
     try:
         return apps.get_model(object_type)
     except (LookupError, ValueError):
-        raise ServiceError(f"Unknown object type {object_type!r}.", code="unknown_object_type") from None
+        raise ServiceError(
+            _("Unknown object type %(object_type)s.") % {"object_type": repr(object_type)},
+            code="unknown_object_type",
+        ) from None
 
 
 def break_glass_open(*, user: Any, object_type: str, object_id: str, reason: str) -> BreakGlassGrant:
@@ -167,11 +172,15 @@ def break_glass_open(*, user: Any, object_type: str, object_id: str, reason: str
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise ServiceError(
-            "Give a reason of at least 10 characters.", code="reason_required", fields={"reason": "too short"}
+            _("Give a reason of at least 10 characters."),
+            code="reason_required",
+            fields={"reason": pgettext("field error", "too short")},
         )
     model = resolve_model(object_type)
     if not getattr(model, "protected", False):
-        raise ServiceError("This kind of record is not protected; no reason is needed.", code="not_protected")
+        raise ServiceError(
+            _("This kind of record is not protected; no reason is needed."), code="not_protected"
+        )
     if not user_may(user, model, READ):
         raise NotFound()
     try:

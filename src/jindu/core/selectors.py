@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from jindu.core.errors import Forbidden
 from jindu.core.fields import blind_index
-from jindu.core.models import AuditRecord, Job, User, UserRole
+from jindu.core.models import AuditRecord, Job, OrgUnit, User, UserRole
 from jindu.core.roles import Perm
-from jindu.core.scoping import READ, access_object, descendant_ids
+from jindu.core.scoping import READ, access_object, descendant_ids, search_root_ids
 from jindu.core.validators import normalize_mobile
 
 
@@ -30,8 +30,6 @@ def users_for(
     if query:
         query = query.strip()
         digits = normalize_mobile(query)
-        from django.db.models import Q
-
         condition = Q(username__icontains=query) | Q(full_name__icontains=query)
         if digits.isdigit() and len(digits) == 11:
             condition |= Q(phone_index=blind_index(digits, context="core.user.phone"))
@@ -39,8 +37,6 @@ def users_for(
     if role:
         queryset = queryset.filter(roles__role=role)
     if org_unit_code:
-        from jindu.core.models import OrgUnit
-
         unit = OrgUnit.objects.filter(code=org_unit_code).first()
         queryset = queryset.filter(org_unit_id__in=descendant_ids({unit.pk})) if unit else queryset.none()
     if active is not None:
@@ -69,10 +65,12 @@ def audit_search(
     until: dt.datetime | None = None,
     result: str = "",
 ) -> QuerySet[AuditRecord]:
-    """The audit trail, for 审计管理员 only; newest first."""
+    """The audit trail of the 审计管理员's jurisdiction, newest first: records about org units in the search
+    scope; records tied to no org unit (failed logins of unknown names, key rotation) only for audit
+    administrators of a province or city."""
     if not user.has_jindu_perm(Perm.VIEW_AUDIT):
         raise Forbidden()
-    queryset = AuditRecord.objects.all().order_by("-sequence")
+    queryset = AuditRecord.objects.filter(_audit_scope(user)).order_by("-sequence")
     if actor:
         queryset = queryset.filter(actor_username=actor)
     if action:
@@ -90,7 +88,25 @@ def audit_search(
     return queryset
 
 
+def _is_top_level(user: Any) -> bool:
+    return OrgUnit.objects.filter(pk__in=search_root_ids(user), depth__lte=1).exists()
+
+
+def _audit_scope(user: Any) -> Q:
+    codes = OrgUnit.objects.filter(pk__in=descendant_ids(search_root_ids(user))).values("code")
+    condition = Q(org_unit_code__in=codes)
+    if _is_top_level(user):
+        condition |= Q(org_unit_code="")
+    return condition
+
+
 def jobs_for(user: Any) -> QuerySet[Job]:
+    """A user's own jobs; with the jobs permission also the jobs of accounts in the search scope, and
+    system jobs (no creator) for province or city administrators."""
+    queryset = Job.objects.select_related("created_by")
     if not user.has_jindu_perm(Perm.VIEW_JOBS):
-        raise Forbidden()
-    return Job.objects.all().select_related("created_by")
+        return queryset.filter(created_by=user)
+    condition = Q(created_by=user) | Q(created_by__org_unit_id__in=descendant_ids(search_root_ids(user)))
+    if _is_top_level(user):
+        condition |= Q(created_by__isnull=True)
+    return queryset.filter(condition)

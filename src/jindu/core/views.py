@@ -103,10 +103,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def api_not_found(request: HttpRequest) -> JsonResponse:
     """Unknown paths under /api/v1 answer in the API's error shape, not with an HTML page."""
-    return JsonResponse(
-        {"error": {"code": "not_found", "message": f"No API endpoint at {request.path}.", "fields": {}}},
-        status=404,
-    )
+    message = _("No API endpoint at %(path)s.") % {"path": request.path}
+    return JsonResponse({"error": {"code": "not_found", "message": message, "fields": {}}}, status=404)
 
 
 @require_http_methods(["GET", "POST"])
@@ -446,8 +444,14 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @ui_errors
 def security(request: HttpRequest) -> HttpResponse:
     require_permission(request.user, Perm.MANAGE_SECURITY)
+    scoped_users = User.objects.filter(org_unit_id__in=descendant_ids(search_root_ids(request.user)))
     if request.method == "POST":
-        token = ApiToken.objects.filter(pk=request.POST.get("token")).select_related("user").first()
+        token_id = request.POST.get("token", "")
+        token = (
+            ApiToken.objects.filter(pk=int(token_id), user__in=scoped_users).select_related("user").first()
+            if token_id.isdigit()
+            else None
+        )
         if token is not None:
             accounts.token_revoke(actor=request.user, token=token)
             messages.success(request, _("Token revoked."))
@@ -457,10 +461,10 @@ def security(request: HttpRequest) -> HttpResponse:
         request,
         "core/security.html",
         {
-            "locked": User.objects.filter(locked_until__gt=now).select_related("org_unit"),
-            "tokens": ApiToken.objects.filter(revoked_at__isnull=True, expires_at__gt=now).select_related(
-                "user"
-            ),
+            "locked": scoped_users.filter(locked_until__gt=now).select_related("org_unit"),
+            "tokens": ApiToken.objects.filter(
+                revoked_at__isnull=True, expires_at__gt=now, user__in=scoped_users
+            ).select_related("user"),
             "settings": {
                 "idle": settings.JINDU_IDLE_TIMEOUT_SECONDS // 60,
                 "failures": settings.JINDU_LOCKOUT_FAILURES,
@@ -488,15 +492,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @ui_errors
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = (
-        selectors.jobs_for(request.user).filter(pk=pk).first()
-        if request.user.has_jindu_perm(Perm.VIEW_JOBS)
-        else None
-    )
-    if job is None:
-        from jindu.core.models import Job
-
-        job = Job.objects.filter(pk=pk, created_by=request.user).first()
+    job = selectors.jobs_for(request.user).filter(pk=pk).first()
     if job is None:
         raise Http404()
     template = "core/job_progress.html" if request.headers.get("HX-Request") else "core/job_detail.html"

@@ -43,7 +43,7 @@ class AuditRecord(models.Model):
     object_type = models.CharField(_("object type"), max_length=64, blank=True, db_index=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
-    org_unit_code = models.CharField(_("org unit"), max_length=32, blank=True)
+    org_unit_code = models.CharField(_("org unit"), max_length=32, blank=True, db_index=True)
     result = models.CharField(
         _("result"), max_length=16, choices=AuditResult.choices, default=AuditResult.SUCCESS
     )

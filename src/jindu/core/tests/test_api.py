@@ -81,7 +81,9 @@ def test_orgunit_creation_needs_the_role_and_the_scope(tree, users):
     assert response.status_code == 201, response.content
     bad = {"code": "33021300X", "name": "坏代码", "level": "street", "parent_code": "330213"}
     body = assert_error_shape(
-        api_client(sysadmin).post("/api/v1/orgunits", bad, content_type="application/json"),
+        api_client(sysadmin).post(
+            "/api/v1/orgunits", bad, content_type="application/json", headers={"Accept-Language": "en"}
+        ),
         400,
         "invalid_orgunit",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from jindu.core.errors import ServiceError
 from jindu.core.models import AuditRecord, OrgUnit, OrgUnitClosure
@@ -51,7 +52,7 @@ def test_code_rules(tree, code, level, parent, problem):
         orgunit_create(actor=None, code=code, name="网格", level=level, parent_code=parent)
         assert OrgUnit.objects.get(code=code).parent.code == parent
         return
-    with pytest.raises(ServiceError) as refused:
+    with translation.override("en"), pytest.raises(ServiceError) as refused:
         orgunit_create(actor=None, code=code, name="测试", level=level, parent_code=parent)
     assert problem in refused.value.message
 
@@ -86,7 +87,8 @@ def test_csv_import_is_all_or_nothing(tree):
     text = CSV_OK + "330203004,,street,330203\n330203005,孤儿,community,999999999\n"
     rows, _ = parse_orgunit_csv(text)
     before = OrgUnit.objects.count()
-    report = orgunits_import(actor=None, rows=rows)
+    with translation.override("en"):
+        report = orgunits_import(actor=None, rows=rows)
     assert report.created == 0
     assert any("line 6" in e and "name is empty" in e for e in report.errors)
     assert any("line 7" in e and "999999999" in e for e in report.errors)
@@ -103,7 +105,8 @@ def test_csv_import_refuses_moves_and_duplicates(tree):
     rows, _ = parse_orgunit_csv(
         "code,name,level,parent_code\n330203001,南门,street,330213\n330203001,x,street,330203\n"
     )
-    report = orgunits_import(actor=None, rows=rows)
+    with translation.override("en"):
+        report = orgunits_import(actor=None, rows=rows)
     assert any("appears twice" in e for e in report.errors)
 
 
@@ -113,7 +116,8 @@ def test_import_by_a_user_is_limited_to_the_capture_scope(tree):
 
     district_admin = make_user("sys_a", Role.SYSADMIN, "330203")
     rows, _ = parse_orgunit_csv("code,name,level,parent_code\n330213009,越界,street,330213\n")
-    report = orgunits_import(actor=district_admin, rows=rows)
+    with translation.override("en"):
+        report = orgunits_import(actor=district_admin, rows=rows)
     assert any("outside your capture scope" in e for e in report.errors)
     assert not OrgUnit.objects.filter(code="330213009").exists()
 
