@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from jindu.core import context
 from jindu.core.audit import audit_write
 from jindu.core.crypto import constant_time_equal, get_provider
-from jindu.core.errors import NotFound, ServiceError, join_problems
+from jindu.core.errors import Forbidden, NotFound, ServiceError, join_problems
 from jindu.core.models import ApiToken, AuditAction, AuditResult, LoginAttempt, OrgUnit, User, UserRole
 from jindu.core.roles import SEPARATED_ADMIN_ROLES, Perm, Role
 from jindu.core.scoping import capture_root_ids, in_roots, require_permission
@@ -133,6 +133,13 @@ def user_create(
         fields["password"] = " ".join(error.messages)
     if actor is not None:
         require_permission(actor, Perm.MANAGE_USERS)
+        # 三权分立: the three administrator roles are granted only by the server operator (the CLI), so no
+        # administrator can create, and keep the credentials of, another administrator.
+        admin_roles = sorted(set(roles) & SEPARATED_ADMIN_ROLES)
+        if admin_roles:
+            fields["roles"] = _(
+                "administrator roles (%(roles)s) are granted only with `jindu createuser`"
+            ) % {"roles": ", ".join(admin_roles)}
         roots = capture_root_ids(actor)
         outside = [code for code, unit in scope_units.items() if not in_roots(unit.pk, roots)]
         if org_unit is not None and not in_roots(org_unit.pk, roots):
@@ -161,6 +168,9 @@ def user_create(
             phone=clean_phone,
             email=email,
             enterprise_code=clean_enterprise,
+            # An initial password chosen by an administrator is known to them: the owner replaces it (and
+            # enrols their own authenticator) at first login.
+            must_change_password=actor is not None,
         )
         user.set_password(password)
         user.save()
@@ -170,7 +180,7 @@ def user_create(
             [scope_units[code] for code in search_codes] or [scope_units[c] for c in capture_codes]
         )
         otpauth_uri = ""
-        if user.requires_two_factor:
+        if user.requires_two_factor and actor is None:
             device = TOTPDevice.objects.create(user=user, name="default", confirmed=True)
             otpauth_uri = device.config_url
         audit_write(
@@ -197,10 +207,13 @@ def user_unlock(*, actor: Any, user: User) -> None:
 
 
 def user_set_active(*, actor: Any, user: User, active: bool) -> None:
-    """Disable or re-enable an account; disabling revokes its API tokens."""
+    """Disable or re-enable an account; disabling revokes its API tokens. Administrator accounts are
+    managed with the CLI only (三权分立: one administrator cannot switch off the auditor)."""
     require_permission(actor, Perm.MANAGE_USERS)
     if not in_roots(user.org_unit_id, capture_root_ids(actor)):
         raise NotFound()
+    if user.role_codes & SEPARATED_ADMIN_ROLES:
+        raise Forbidden(_("Administrator accounts are managed with the jindu command on the server."))
     with transaction.atomic():
         user.is_active = active
         user.save(update_fields=["is_active"])
@@ -299,49 +312,127 @@ def _fail(username: str, user: User | None, reason: str, channel: str) -> AuthEr
     return AuthError(str(MESSAGES[reason]), code=reason)
 
 
-def auth_login(*, username: str, password: str, otp: str = "", channel: str = "web") -> tuple[User, Any]:
-    """Check password, lockout and TOTP; record the attempt and an audit record either way.
+class SetupRequired(AuthError):
+    """The password was right, but the account still has its administrator-chosen initial password:
+    the owner must choose their own (and enrol an authenticator where the role needs one) first."""
 
-    Returns the user and the verified OTP device (None when the account has no second factor)."""
-    global _DUMMY_HASH
-    username = (username or "").strip()
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        # Spend the same time as a real check so that usernames cannot be probed by timing.
-        _DUMMY_HASH = _DUMMY_HASH or make_password("jindu-dummy-password")
-        from django.contrib.auth.hashers import check_password
-
-        check_password(password or "", _DUMMY_HASH)
-        raise _fail(username, None, "invalid_credentials", channel)
-    if user.is_locked():
-        raise _fail(username, user, "account_locked", channel)
-    if not user.check_password(password or ""):
-        raise _fail(username, user, "invalid_credentials", channel)
-    if not user.is_active:
-        raise _fail(username, user, "inactive", channel)
-    devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
-    device = None
-    if devices or user.requires_two_factor:
-        if not devices:
-            raise _fail(username, user, "two_factor_not_enrolled", channel)
-        if not otp:
-            raise _fail(username, user, "otp_required", channel)
-        device = next((candidate for candidate in devices if candidate.verify_token(otp.strip())), None)
-        if device is None:
-            raise _fail(username, user, "otp_invalid", channel)
-    with transaction.atomic():
-        LoginAttempt.objects.create(
-            username=username,
-            succeeded=True,
-            client_address=context.current().client_address[:64],
-            channel=channel,
+    def __init__(self, user: User, channel: str) -> None:
+        message = (
+            _("First login: choose your own password to continue.")
+            if channel == "web"
+            else _("First login: finish setting up this account in the web interface.")
         )
+        super().__init__(str(message), code="setup_required")
+        self.user = user
+
+
+def _record_success(user: User, channel: str, *, device: Any, stage: str = "") -> None:
+    LoginAttempt.objects.create(
+        username=user.username,
+        succeeded=True,
+        reason=stage,
+        client_address=context.current().client_address[:64],
+        channel=channel,
+    )
+    if not stage:
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
         audit_write(
             action=AuditAction.LOGIN, actor=user, obj=user, detail={"channel": channel, "otp": bool(device)}
         )
+
+
+def auth_login(*, username: str, password: str, otp: str = "", channel: str = "web") -> tuple[User, Any]:
+    """Check password, lockout and TOTP; record the attempt and an audit record either way.
+
+    Returns the user and the verified OTP device (None when the account has no second factor).
+    Raises ``AuthError`` (``SetupRequired`` at the first login of an account created by an administrator)."""
+    global _DUMMY_HASH
+    username = (username or "").strip()
+    outcome: AuthError | None = None
+    device = None
+    with transaction.atomic():
+        # Serialise attempts on one account, so that parallel guesses cannot outrun the failure count.
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            # Spend the same time as a real check so that usernames cannot be probed by timing.
+            _DUMMY_HASH = _DUMMY_HASH or make_password("jindu-dummy-password")
+            from django.contrib.auth.hashers import check_password
+
+            check_password(password or "", _DUMMY_HASH)
+            outcome = _fail(username, None, "invalid_credentials", channel)
+        elif user.is_locked():
+            outcome = _fail(username, user, "account_locked", channel)
+        elif not user.check_password(password or ""):
+            outcome = _fail(username, user, "invalid_credentials", channel)
+        elif not user.is_active:
+            outcome = _fail(username, user, "inactive", channel)
+        elif user.must_change_password:
+            _record_success(user, channel, device=None, stage="setup_required")
+            outcome = SetupRequired(user, channel)
+        else:
+            devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+            if devices or user.requires_two_factor:
+                if not devices:
+                    outcome = _fail(username, user, "two_factor_not_enrolled", channel)
+                elif not otp:
+                    outcome = _fail(username, user, "otp_required", channel)
+                else:
+                    device = next((d for d in devices if d.verify_token(otp.strip())), None)
+                    if device is None:
+                        outcome = _fail(username, user, "otp_invalid", channel)
+            if outcome is None:
+                _record_success(user, channel, device=device)
+    if outcome is not None:
+        raise outcome
+    assert user is not None
     return user, device
+
+
+def setup_device(user: User) -> TOTPDevice:
+    """The unconfirmed authenticator being enrolled at first login (created on first use)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+
+
+def user_complete_setup(*, user: User, new_password: str, otp: str = "") -> Any:
+    """Finish a first login: the owner's own password and, where the role needs it, a confirmed
+    authenticator. Returns the confirmed device (or None)."""
+    if user.check_password(new_password or ""):
+        raise ServiceError(
+            str(_("Choose a password different from the initial one.")),
+            code="same_password",
+            fields={"new_password": str(_("same as the initial password"))},
+        )
+    try:
+        validate_password(new_password, user)
+    except ValidationError as error:
+        raise ServiceError(
+            " ".join(error.messages), code="weak_password", fields={"new_password": "weak"}
+        ) from None
+    device = None
+    if user.requires_two_factor:
+        device = setup_device(user)
+        if not otp or not device.verify_token(otp.strip()):
+            raise ServiceError(
+                str(MESSAGES["otp_invalid"]), code="otp_invalid", fields={"otp": str(_("wrong or expired"))}
+            )
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        if device is not None:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=user,
+            obj=user,
+            detail={"first_login": "completed", "two_factor": device is not None},
+        )
+        _record_success(user, "web", device=device)
+    return device
 
 
 # API tokens -------------------------------------------------------------------------------------------
@@ -376,7 +467,8 @@ def token_lookup(raw: str) -> ApiToken | None:
     if token is None or not constant_time_equal(token.digest, _token_digest(raw.strip())):
         return None
     now = timezone.now()
-    if not token.is_valid(now) or not token.user.is_active or token.user.is_locked(now):
+    # A lockout stops password guessing; tokens issued before it stay valid, like sessions (see auth.py).
+    if not token.is_valid(now) or not token.user.is_active:
         return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

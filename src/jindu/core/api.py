@@ -12,9 +12,8 @@ from ninja.pagination import paginate
 
 from jindu.core import accounts, orgunits, selectors
 from jindu.core.apiutil import ErrorOut, PageNumber, rate_limit
-from jindu.core.errors import Forbidden, NotFound
-from jindu.core.models import Job, User
-from jindu.core.roles import Perm
+from jindu.core.errors import NotFound
+from jindu.core.models import User
 from jindu.core.schemas import (
     AuditOut,
     BreakGlassIn,
@@ -177,9 +176,7 @@ def list_audit(
 
 @router.get("/jobs/{job_id}", response={200: JobOut, **ERRORS}, summary="Status of a background job")
 def get_job(request: HttpRequest, job_id: int) -> Any:
-    if not request.user.has_jindu_perm(Perm.VIEW_JOBS):
-        raise Forbidden()
-    job = Job.objects.filter(pk=job_id).first()
+    job = selectors.jobs_for(request.user).filter(pk=job_id).first()
     if job is None:
         raise NotFound()
     return {k: getattr(job, k) for k in ("id", "name", "status", "progress", "total", "result", "log")}

@@ -169,5 +169,22 @@ def audit_search(
         actor=actor,
         object_type=object_type,
         org_unit_code=org_unit_code,
-        detail={"query": {k: v for k, v in query.items() if v not in ("", None)}, "results": results},
+        detail={
+            "query": {k: _mask_identifier(v) for k, v in query.items() if v not in ("", None)},
+            "results": results,
+        },
     )
+
+
+def _mask_identifier(value: Any) -> Any:
+    """Search terms that look like an ID number or a mobile number are stored masked, never in clear."""
+    import re
+
+    from jindu.core.masking import mask_id_number, mask_phone
+
+    text = str(value).strip()
+    if re.fullmatch(r"\d{17}[\dXx]|\d{15}", text):
+        return mask_id_number(text.upper())
+    if re.fullmatch(r"(\+?86)?1[3-9]\d{9}", text.replace(" ", "").replace("-", "")):
+        return mask_phone(text.replace(" ", "").replace("-", "")[-11:])
+    return value

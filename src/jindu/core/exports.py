@@ -24,6 +24,18 @@ from jindu.core.models import AuditAction
 MAX_EXPORT_ROWS = 100_000
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Neutralise text that a spreadsheet would run as a formula (CSV injection): a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def export_csv(
     *,
     user: Any,
@@ -59,7 +71,7 @@ def export_csv(
                     % {"rows": MAX_EXPORT_ROWS},
                     code="export_too_large",
                 )
-            writer.writerow(["" if value is None else value for value in row])
+            writer.writerow([spreadsheet_safe(value) for value in row])
         audit_write(
             action=AuditAction.EXPORT,
             actor=user,

@@ -90,3 +90,26 @@ class PasswordChangeForm(StyledForm):
         if data.get("new_password") != data.get("new_password_again"):
             self.add_error("new_password_again", _("The two new passwords differ."))
         return data
+
+
+class FirstLoginForm(StyledForm):
+    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, max_length=256)
+    new_password_again = forms.CharField(
+        label=_("New password (again)"), widget=forms.PasswordInput, max_length=256
+    )
+    otp = forms.CharField(
+        label=_("One-time code"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, needs_otp: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if not needs_otp:
+            del self.fields["otp"]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", _("The two new passwords differ."))
+        return data

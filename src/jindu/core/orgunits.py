@@ -168,6 +168,7 @@ class ImportReport:
 
 
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
+AUDIT_CODES_CAP = 500
 
 
 def parse_orgunit_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
@@ -258,7 +259,11 @@ def orgunits_import(
             )
         if not row["name"]:
             problem_at(row["line"], _("name is empty"))
+        if actor is not None and not parent_code:
+            problem_at(row["line"], _("only the jindu command may add or rename a top-level org unit"))
         current = existing.get(code)
+        if actor is not None and current is not None and not in_roots(current.pk, capture_root_ids(actor)):
+            problem_at(row["line"], _("%(code)s is outside your capture scope") % {"code": code})
         if current is not None:
             stored_parent = current.path.rstrip("/").split("/")[-2] if current.depth else ""
             if stored_parent != (parent_code or "") or current.level != row["level"]:
@@ -275,6 +280,8 @@ def orgunits_import(
     if report.errors:
         return report
 
+    created_codes: list[str] = []
+    renamed: list[list[str]] = []
     with transaction.atomic():
         path_of: dict[str, tuple[int, str, int]] = {}  # code -> (pk, path, depth)
         for unit in [*known_parents.values(), *existing.values()]:
@@ -283,9 +290,12 @@ def orgunits_import(
         closure_buffer: list[OrgUnitClosure] = []
         for row in ordered:
             code = row["code"]
+            if code not in existing:
+                created_codes.append(code)
             if code in existing:
                 unit = existing[code]
                 if unit.name != row["name"]:
+                    renamed.append([code, unit.name, row["name"]])
                     unit.name = row["name"]
                     unit.save(update_fields=["name", "last_updated"])
                     report.updated += 1
@@ -328,7 +338,14 @@ def orgunits_import(
             actor_username="" if actor else "cli",
             object_type="core.orgunit",
             object_repr="org unit import",
-            detail={"created": report.created, "updated": report.updated, "unchanged": report.unchanged},
+            # Which units changed, so an auditor can tell what an import did (capped to keep records small).
+            detail={
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "created_codes": created_codes[:AUDIT_CODES_CAP],
+                "renamed": renamed[:AUDIT_CODES_CAP],
+            },
         )
     return report
 

@@ -7,6 +7,7 @@ app_name = "core"
 urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("login/", views.login_view, name="login"),
+    path("login/setup/", views.first_login, name="first_login"),
     path("logout/", views.logout_view, name="logout"),
     path("profile/", views.profile, name="profile"),
     path("orgunits/", views.orgunit_list, name="orgunit_list"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from jindu.core.exports import export_csv
 from jindu.core.filters import AuditFilter, UserFilter
 from jindu.core.forms import (
     BreakGlassForm,
+    FirstLoginForm,
     LoginForm,
     OrgUnitForm,
     OrgUnitImportForm,
@@ -122,6 +124,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 otp=form.cleaned_data["otp"],
                 channel="web",
             )
+        except accounts.SetupRequired as setup:
+            request.session[SETUP_SESSION_KEY] = {
+                "user": setup.user.pk,
+                "at": int(time.time()),
+                "next": next_url,
+            }
+            return redirect("core:first_login")
         except (accounts.AuthError, RateLimited) as error:
             form.add_error(None, error.message)
         else:
@@ -130,6 +139,54 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 otp_login(request, device)
             return redirect(next_url or "core:workbench")
     return render(request, "core/login.html", {"form": form, "next": next_url})
+
+
+SETUP_SESSION_KEY = "jindu_first_login"
+SETUP_SECONDS = 10 * 60
+
+
+@require_http_methods(["GET", "POST"])
+def first_login(request: HttpRequest) -> HttpResponse:
+    """After a correct initial password: choose one's own password and, for roles that require it,
+    enrol an authenticator; then the session is logged in. Valid for 10 minutes after the password."""
+    pending = request.session.get(SETUP_SESSION_KEY) or {}
+    user = User.objects.filter(pk=pending.get("user"), is_active=True, must_change_password=True).first()
+    if user is None or int(time.time()) - int(pending.get("at", 0)) > SETUP_SECONDS:
+        request.session.pop(SETUP_SESSION_KEY, None)
+        messages.info(request, _("Log in again to finish setting up your account."))
+        return redirect("core:login")
+    form = FirstLoginForm(request.POST or None, needs_otp=user.requires_two_factor)
+    device = accounts.setup_device(user) if user.requires_two_factor else None
+    if request.method == "POST" and form.is_valid():
+        try:
+            confirmed = accounts.user_complete_setup(
+                user=user,
+                new_password=form.cleaned_data["new_password"],
+                otp=form.cleaned_data.get("otp", ""),
+            )
+        except ServiceError as error:
+            form.add_error(None, error.message)
+        else:
+            request.session.pop(SETUP_SESSION_KEY, None)
+            django_login(request, user, backend="jindu.core.auth.JinduModelBackend")
+            if confirmed is not None:
+                otp_login(request, confirmed)
+            messages.success(request, _("Your account is ready."))
+            next_url = pending.get("next") or ""
+            return redirect(
+                next_url
+                if url_has_allowed_host_and_scheme(next_url, {request.get_host()}) and next_url
+                else "core:workbench"
+            )
+    qr_svg = ""
+    if device is not None:
+        import qrcode
+        import qrcode.image.svg
+
+        qr_svg = (
+            qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage).to_string().decode()
+        )
+    return render(request, "core/first_login.html", {"form": form, "account": user, "qr_svg": qr_svg})
 
 
 @require_POST
@@ -303,7 +360,6 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_manage": viewer.has_jindu_perm(Perm.MANAGE_USERS),
             "may_unlock": viewer.has_jindu_perm(Perm.MANAGE_SECURITY),
             "has_totp": TOTPDevice.objects.filter(user=account, confirmed=True).exists(),
-            "new_otpauth_uri": request.session.pop("new_otpauth_uri", ""),
         },
     )
 
@@ -335,8 +391,6 @@ def user_create(request: HttpRequest) -> HttpResponse:
                     form.add_error(name, problem)
         else:
             messages.success(request, _("Account created."))
-            if created.otpauth_uri:
-                request.session["new_otpauth_uri"] = created.otpauth_uri
             return redirect("core:user_detail", pk=created.user.pk)
     return render(request, "core/user_form.html", {"form": form})
 

@@ -47,6 +47,8 @@ class User(BlindIndexSyncMixin, AbstractBaseUser):
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # Set when an administrator chose the password: the owner replaces it at first login.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     objects = UserManager()
 

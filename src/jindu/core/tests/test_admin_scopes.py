@@ -7,7 +7,7 @@ import time
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from jindu.core.accounts import token_issue
 from jindu.core.audit import audit_write
@@ -82,3 +82,60 @@ def test_a_lockout_does_not_end_an_established_session(users):
 
 def test_unknown_job_id_in_the_api(users):
     assert_error_shape(api_client(users["sysadmin"]).get("/api/v1/jobs/999999"), 404)
+
+
+def test_import_cannot_rename_or_add_outside_the_capture_scope(tree):
+    from jindu.core.models import AuditRecord, OrgUnit
+    from jindu.core.orgunits import orgunits_import, parse_orgunit_csv
+
+    district_admin = make_user("sys_imp", Role.SYSADMIN, "330203")
+    text = (
+        "code,name,level,parent_code\n"
+        "330200,PWNED-CITY,city,330000\n"
+        "330213,PWNED-district,district,330200\n"
+        "990000,Rogue province,province,\n"
+    )
+    rows, _ = parse_orgunit_csv(text)
+    with translation.override("en"):
+        report = orgunits_import(actor=district_admin, rows=rows)
+    assert len([e for e in report.errors if "line 2" in e or "line 3" in e]) >= 2
+    assert any("line 4" in e for e in report.errors)
+    assert OrgUnit.objects.get(code="330200").name == "宁波市"
+    assert not OrgUnit.objects.filter(code="990000").exists()
+    # Inside the scope it works, and the audit record says what changed.
+    rows, _ = parse_orgunit_csv(
+        "code,name,level,parent_code\n330203001,南门街道新名,street,330203\n330203009,新街道,street,330203\n"
+    )
+    report = orgunits_import(actor=district_admin, rows=rows)
+    assert report.errors == []
+    record = AuditRecord.objects.filter(object_type="core.orgunit", actor_username="sys_imp").latest(
+        "sequence"
+    )
+    assert record.detail["created_codes"] == ["330203009"]
+    assert record.detail["renamed"] == [["330203001", "南门街道", "南门街道新名"]]
+
+
+def test_exports_neutralise_spreadsheet_formulas():
+    from jindu.core.exports import spreadsheet_safe
+
+    assert spreadsheet_safe('=HYPERLINK("http://evil/")') == '\'=HYPERLINK("http://evil/")'
+    assert (
+        spreadsheet_safe("+1") == "'+1"
+        and spreadsheet_safe("@x") == "'@x"
+        and spreadsheet_safe("-2") == "'-2"
+    )
+    assert (
+        spreadsheet_safe("海曙区") == "海曙区" and spreadsheet_safe(42) == 42 and spreadsheet_safe(None) == ""
+    )
+
+
+def test_audit_search_masks_identifiers_in_search_terms(users):
+    from jindu.core.audit import audit_search
+
+    record = audit_search(
+        actor=users["district_a"],
+        object_type="people.person",
+        query={"id_number": "33020319900101123X", "phone": "+86 138-1234-5678", "name": "张"},
+        results=1,
+    )
+    assert record.detail["query"] == {"id_number": "330203********123X", "phone": "138****5678", "name": "张"}

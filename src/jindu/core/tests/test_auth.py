@@ -204,14 +204,17 @@ def test_expired_and_revoked_tokens_are_refused(users):
     assert_error_shape(client.get("/api/v1/auth/me"), 401, "not_authenticated")
 
 
-def test_tokens_of_locked_or_disabled_users_stop_working(users):
+def test_tokens_survive_a_lockout_but_not_disabling(users):
+    """A lockout stops password guessing; it must not let a stranger cut off a working client."""
     raw, _ = token_issue(user=users["district_a"])
     client = Client(headers={"Authorization": f"Bearer {raw}"})
     assert client.get("/api/v1/auth/me").status_code == 200
     User.objects.filter(pk=users["district_a"].pk).update(
         locked_until=timezone.now() + dt.timedelta(minutes=5)
     )
-    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").status_code == 200
+    User.objects.filter(pk=users["district_a"].pk).update(is_active=False)
+    assert_error_shape(client.get("/api/v1/auth/me"), 401, "not_authenticated")
 
 
 @override_settings(JINDU_AUTH_RATE_LIMIT=3)

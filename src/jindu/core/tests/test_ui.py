@@ -125,9 +125,10 @@ def test_system_admin_creates_and_disables_accounts(users):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     created = User.objects.get(username="ui_police")
-    detail = client.get(response["Location"]).content.decode()
-    assert "otpauth://totp/" in detail  # shown once, for enrolment
+    # The creator never sees an authenticator secret: the owner enrols at first login.
     assert "otpauth://" not in client.get(response["Location"]).content.decode()
+    assert created.must_change_password
+    assert not TOTPDevice.objects.filter(user=created).exists()
     assert set(created.search_scope.values_list("code", flat=True)) == {"330200"}
     bad = client.post(
         "/users/new/", {"username": "ui_bad", "password": "short", "roles": ["lab"], "org_unit": "330200"}
