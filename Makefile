@@ -58,7 +58,7 @@ bench: setup
 	$(PY) bench/bench_orgtree.py
 
 messages: setup
-	cd src/jindu && ../../$(BIN)/jindu makemessages -l zh_Hans --no-obsolete && ../../$(BIN)/jindu compilemessages
+	cd src/jindu && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu makemessages -l zh_Hans --no-obsolete --ignore 'static/*' --ignore 'core/testing/*' && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu compilemessages
 
 clean:
 	rm -rf $(VENV) node_modules src/jindu/static/vendor
