@@ -3,7 +3,7 @@
 Run from the repository root (``make bench``)::
 
     .venv/bin/python bench/bench_orgtree.py [--units N] [--repeat N] [--sqlite-only | --postgres-only]
-                                            [--json FILE] [--pg-url URL]
+                                            [--json FILE] [--pg-url URL] [--show-plans]
 
 Django settings are fixed at import time, so the script re-invokes itself once per database (``--worker``)
 with the environment that database needs: a fresh temporary ``JINDU_VAR_DIR`` for SQLite; for PostgreSQL a
@@ -141,8 +141,7 @@ def run_worker(database: str, args: argparse.Namespace, env: dict[str, str]) -> 
             "--result-file",
             str(result_file),
         ]
-        if args.show_plans:
-            command.append("--show-plans")
+        command += ["--show-plans"] if args.show_plans else []
         completed = subprocess.run(command, env=env, cwd=REPO, check=False)
         if completed.returncode != 0 or not result_file.exists():
             print(f"\n{database}: the worker failed (exit status {completed.returncode})", file=sys.stderr)
@@ -199,22 +198,24 @@ def main_orchestrator(args: argparse.Namespace) -> int:
         databases.append("sqlite")
     if not args.sqlite_only:
         databases.append("postgresql")
+    if "postgresql" in databases:
+        # Fail fast, before spending a minute on SQLite.
+        try:
+            machine["postgresql"] = postgres_recreate(args.pg_url)
+        except Exception as error:  # noqa: BLE001 - any connection problem is reported the same way
+            print(
+                f"\nPostgreSQL is unreachable at {args.pg_url}: {error}\n"
+                "Start PostgreSQL, give --pg-url, or run with --sqlite-only.",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"PostgreSQL {machine['postgresql']}")
     results: dict[str, dict[str, Any]] = {}
     status = 0
     for database in databases:
         env = clean_env()
         if database == "postgresql":
-            try:
-                machine["postgresql"] = postgres_recreate(args.pg_url)
-            except Exception as error:  # noqa: BLE001 - any connection problem is reported the same way
-                print(
-                    f"\nPostgreSQL is unreachable at {args.pg_url}: {error}\n"
-                    "Start PostgreSQL, give --pg-url, or run with --sqlite-only.",
-                    file=sys.stderr,
-                )
-                status = 2
-                continue
-            print(f"PostgreSQL {machine['postgresql']}")
+            postgres_recreate(args.pg_url)
             env |= {
                 "DATABASE_URL": args.pg_url,
                 "JINDU_SECRET_KEY": secrets.token_urlsafe(50),
@@ -405,6 +406,14 @@ def build_users(leaf_ids: list[int], count: int) -> int:
                 User.objects.bulk_create(batch)
                 batch = []
         User.objects.bulk_create(batch)
+        # bulk_create skips save(): copy each owning unit's path, as OrgPathMixin.save() would.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE core_user SET org_path = "
+                "(SELECT path FROM core_orgunit WHERE core_orgunit.id = core_user.org_unit_id)"
+            )
     return count
 
 
@@ -495,13 +504,28 @@ def worker(args: argparse.Namespace) -> int:
     )
 
     user_rows = list(User.objects.filter(username__startswith="u").values_list("pk", "org_unit_id"))
+    sizes = {
+        "units_per_district": OrgUnitClosure.objects.filter(ancestor_id__in=ids["district"]).count()
+        / len(ids["district"]),
+        "units_per_street": OrgUnitClosure.objects.filter(ancestor_id__in=ids["street"]).count()
+        / len(ids["street"]),
+        "accounts_per_district": len(user_rows) / len(ids["district"]),
+        "accounts_per_street": len(user_rows) / len(ids["street"]),
+    }
+    print(
+        f"[{vendor}] per district: {sizes['units_per_district']:.0f} units, "
+        f"{sizes['accounts_per_district']:.0f} accounts; per street: {sizes['units_per_street']:.0f} units, "
+        f"{sizes['accounts_per_street']:.0f} accounts",
+        flush=True,
+    )
 
     def choices(values: list[Any]) -> Iterator[Any]:
         while True:
             yield rng.choice(values)
 
     def scoped_page(viewer: Any) -> list[Any]:
-        return list(User.objects.for_user(viewer).order_by("username")[:50])
+        # The order the API lists use (index user_scope_order): by jurisdiction, then username.
+        return list(User.objects.for_user(viewer).order_by("org_path", "username")[:50])
 
     def scoped_count(viewer: Any) -> int:
         return User.objects.for_user(viewer).count()
@@ -533,21 +557,21 @@ def worker(args: argparse.Namespace) -> int:
     queries: list[tuple[str, str, Callable[[Any], Any], Iterator[Any], bool]] = [
         (
             "desc_count_district",
-            "a1 descendants of a district: count (~10k)",
+            "a1 descendants of a district: count",
             lambda pk: OrgUnitClosure.objects.filter(ancestor_id=pk).count(),
             choices(ids["district"]),
             True,
         ),
         (
             "desc_count_street",
-            "a2 descendants of a street: count (~500)",
+            "a2 descendants of a street: count",
             lambda pk: OrgUnitClosure.objects.filter(ancestor_id=pk).count(),
             choices(ids["street"]),
             True,
         ),
         (
             "desc_list_street",
-            "a3 descendants of a street: id list (~500)",
+            "a3 descendants of a street: id list",
             lambda pk: list(
                 OrgUnitClosure.objects.filter(ancestor_id=pk).values_list("descendant_id", flat=True)
             ),
@@ -556,28 +580,28 @@ def worker(args: argparse.Namespace) -> int:
         ),
         (
             "scoped_page_district",
-            "b1 for_user page of 50 by username, district viewer",
+            "b1 for_user page of 50 (org_path, username), district",
             scoped_page,
             choices(district_viewers),
             True,
         ),
         (
             "scoped_count_district",
-            "b2 for_user count, district viewer (~20k rows)",
+            "b2 for_user count, district viewer",
             scoped_count,
             choices(district_viewers),
             True,
         ),
         (
             "scoped_page_street",
-            "b3 for_user page of 50 by username, street viewer",
+            "b3 for_user page of 50 (org_path, username), street",
             scoped_page,
             choices(street_viewers),
             True,
         ),
         (
             "scoped_count_street",
-            "b4 for_user count, street viewer (~1k rows)",
+            "b4 for_user count, street viewer",
             scoped_count,
             choices(street_viewers),
             False,
@@ -605,14 +629,14 @@ def worker(args: argparse.Namespace) -> int:
         ),
         (
             "children_community",
-            "d1 children of a community (4 grids), by code",
+            "d1 children of a community, by code",
             lambda pk: list(OrgUnit.objects.filter(parent_id=pk).order_by("code")),
             choices(ids["community"]),
             False,
         ),
         (
             "children_district",
-            "d2 children of a district (20 streets), by code",
+            "d2 children of a district, by code",
             lambda pk: list(OrgUnit.objects.filter(parent_id=pk).order_by("code")),
             choices(ids["district"]),
             False,
@@ -644,10 +668,12 @@ def worker(args: argparse.Namespace) -> int:
     expected = User.objects.filter(org_unit__path__startswith=OrgUnit.objects.get(pk=ids["district"][0]).path)
     assert scoped_count(viewer) == expected.count(), "scoped count disagrees with the path prefix count"
     plans = {
-        "b1 scoped page (district)": explain(User.objects.for_user(viewer).order_by("username")[:50]),
+        "b1 scoped page (district)": explain(
+            User.objects.for_user(viewer).order_by("org_path", "username")[:50]
+        ),
         "b2 scoped count (district)": explain(User.objects.for_user(viewer).order_by().values("pk")),
         "b3 scoped page (street)": explain(
-            User.objects.for_user(street_viewers[0]).order_by("username")[:50]
+            User.objects.for_user(street_viewers[0]).order_by("org_path", "username")[:50]
         ),
         "c1 in_roots": explain(
             OrgUnitClosure.objects.filter(
@@ -658,17 +684,18 @@ def worker(args: argparse.Namespace) -> int:
     if args.show_plans:
         for name, plan in plans.items():
             print(f"[{vendor}] plan {name}:\n{plan}\n")
-    server = connection.cursor().connection
-    version = (
-        ".".join(str(part) for part in connection.Database.sqlite_version_info)
-        if vendor == "sqlite"
-        else str(server.info.server_version)
-    )
+    if vendor == "sqlite":
+        version = ".".join(str(part) for part in connection.Database.sqlite_version_info)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
     result = {
         "database": vendor,
         "version": version,
         "units": units,
         "closure_rows": closure_rows,
+        "sizes": sizes,
         "users": User.objects.count(),
         "repeat": args.repeat,
         "warmup": warmup,
@@ -696,13 +723,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("JINDU_BENCH_PG_URL", DEFAULT_PG_URL),
         help=f"PostgreSQL database to create, use and drop (default {DEFAULT_PG_URL})",
     )
-    parser.add_argument("--show-plans", action="store_true", help="print the query plans of b1, b2 and c1")
+    parser.add_argument(
+        "--show-plans", action="store_true", help="print the query plans of b1, b2, b3 and c1"
+    )
     parser.add_argument("--worker", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     args = parse_args(argv)
     if args.units < 1000 or args.repeat < 1:
         raise SystemExit("--units must be at least 1000 and --repeat at least 1")

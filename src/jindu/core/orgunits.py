@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
@@ -347,6 +347,10 @@ def orgunits_import(
                 "renamed": renamed[:AUDIT_CODES_CAP],
             },
         )
+    if report.created > 1000 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Fresh statistics, so the planner uses the closure indexes right away (autovacuum comes later).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE core_orgunit, core_orgunitclosure")
     return report
 
 

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
-from jindu.core.models import AuditAction, BreakGlassGrant, OrgUnitClosure
+from jindu.core.models import AuditAction, BreakGlassGrant, OrgPathMixin, OrgUnit, OrgUnitClosure
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -77,8 +78,32 @@ def scope_queryset(queryset: models.QuerySet, user: Any, *, action: str = READ) 
         roots = search_root_ids(user)
     if not roots:
         return queryset.none()
+    if issubclass(model, OrgPathMixin):
+        return queryset.filter(path_condition(root_paths(roots)))
     org_field = getattr(model, "scope_org_field", "org_unit")
     return queryset.filter(**{f"{org_field}_id__in": descendant_ids(roots)})
+
+
+def root_paths(roots: frozenset[int]) -> list[str]:
+    """Materialised paths of the roots, without those nested inside another root."""
+    paths = sorted(OrgUnit.objects.filter(pk__in=list(roots)).values_list("path", flat=True))
+    outermost: list[str] = []
+    for path in paths:
+        if not any(path.startswith(kept) for kept in outermost):
+            outermost.append(path)
+    return outermost
+
+
+def path_condition(paths: list[str], field: str = "org_path") -> Q:
+    """Rows whose ``org_path`` lies under any of the paths, as an index range scan.
+
+    Paths end in "/", so ``prefix <= org_path < prefix-with-its-final-"/"-raised-to-"0"`` is an exact
+    prefix match when text compares bytewise (``OrgPathField`` sees to that on PostgreSQL).
+    """
+    condition = Q(pk__in=[])
+    for path in paths:
+        condition |= Q(**{f"{field}__gte": path, f"{field}__lt": path[:-1] + chr(ord(path[-1]) + 1)})
+    return condition
 
 
 def object_type_label(model: type[models.Model]) -> str:

@@ -11,7 +11,7 @@ from jindu.core.errors import Forbidden
 from jindu.core.fields import blind_index
 from jindu.core.models import AuditRecord, Job, OrgUnit, User, UserRole
 from jindu.core.roles import Perm
-from jindu.core.scoping import READ, access_object, descendant_ids, search_root_ids
+from jindu.core.scoping import READ, access_object, descendant_ids, path_condition, search_root_ids
 from jindu.core.validators import normalize_mobile
 
 
@@ -25,7 +25,7 @@ def users_for(
         User.objects.for_user(user, READ)
         .select_related("org_unit")
         .prefetch_related(Prefetch("roles", queryset=UserRole.objects.only("user_id", "role")))
-        .order_by("username")
+        .order_by("org_path", "username")  # index order (user_scope_order): by jurisdiction, then name
     )
     if query:
         query = query.strip()
@@ -37,8 +37,8 @@ def users_for(
     if role:
         queryset = queryset.filter(roles__role=role)
     if org_unit_code:
-        unit = OrgUnit.objects.filter(code=org_unit_code).first()
-        queryset = queryset.filter(org_unit_id__in=descendant_ids({unit.pk})) if unit else queryset.none()
+        unit = OrgUnit.objects.filter(code=org_unit_code).only("path").first()
+        queryset = queryset.filter(path_condition([unit.path])) if unit else queryset.none()
     if active is not None:
         queryset = queryset.filter(is_active=active)
     return queryset

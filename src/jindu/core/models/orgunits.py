@@ -44,6 +44,7 @@ class OrgUnit(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
+        db_index=False,  # the (parent, code) index below serves every lookup by parent
     )
     depth = models.PositiveSmallIntegerField(_("depth"), default=0, editable=False)
     # Codes from the root down, "/"-separated: for breadcrumbs and tree ordering, not for scoping.
@@ -72,8 +73,14 @@ class OrgUnitClosure(models.Model):
     ``descendant IN (SELECT descendant FROM closure WHERE ancestor IN roots)`` on both SQLite and PostgreSQL.
     """
 
-    ancestor = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="descendant_links")
-    descendant = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="ancestor_links")
+    # The unique (ancestor, descendant) and the (descendant, ancestor) indexes serve both directions, so
+    # the foreign keys need no single-column indexes of their own.
+    ancestor = models.ForeignKey(
+        OrgUnit, on_delete=models.CASCADE, related_name="descendant_links", db_index=False
+    )
+    descendant = models.ForeignKey(
+        OrgUnit, on_delete=models.CASCADE, related_name="ancestor_links", db_index=False
+    )
     distance = models.PositiveSmallIntegerField()
 
     class Meta:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jindu.core.fields import BlindIndexField, BlindIndexSyncMixin, EncryptedTextField
 from jindu.core.masking import mask_id_number, mask_phone
-from jindu.core.models.base import ScopedQuerySet
+from jindu.core.models.base import OrgPathMixin, ScopedQuerySet
 from jindu.core.roles import TWO_FACTOR_REQUIRED_ROLES, Perm, Role, permissions_for
 
 
@@ -22,7 +22,7 @@ class UserManager(BaseUserManager.from_queryset(ScopedQuerySet)):  # type: ignor
         return self.get(username=username)
 
 
-class User(BlindIndexSyncMixin, AbstractBaseUser):
+class User(BlindIndexSyncMixin, OrgPathMixin, AbstractBaseUser):
     """A staff or partner account. Belongs to one org unit; may write in its capture scope and read in its
     search scope (both sets of subtree roots, DHIS2-style). Real-name identity fields are encrypted."""
 
@@ -63,6 +63,8 @@ class User(BlindIndexSyncMixin, AbstractBaseUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["username"]
+        # Scoped lists read in index order: within the jurisdiction, by username.
+        indexes = [models.Index(fields=["org_path", "username"], name="user_scope_order")]
 
     def __str__(self) -> str:
         return self.full_name or self.username

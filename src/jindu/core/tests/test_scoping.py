@@ -195,3 +195,47 @@ def test_break_glass_through_the_ui(protected, users):
     )
     assert response.status_code == 302 and response["Location"] == url
     assert client.get(url).content.decode() == "赵六"
+
+
+def test_rows_carry_their_org_unit_path_and_fail_closed_without_it(records, users, tree):
+    record = records["a"]
+    assert record.org_path == tree["community_a"].path
+    record.org_unit = tree["community_b"]
+    record.save(update_fields=["org_unit"])
+    record.refresh_from_db()
+    assert record.org_path == tree["community_b"].path
+    assert record not in SampleRecord.objects.for_user(users["district_a"])
+    assert record in SampleRecord.objects.for_user(users["district_b"])
+    # bulk_create skips save(): a row without a path is outside every scope until it gets one.
+    (orphan,) = SampleRecord.objects.bulk_create([SampleRecord(org_unit=tree["community_a"], title="bulk")])
+    assert not SampleRecord.objects.for_user(users["city"]).filter(title="bulk").exists()
+    SampleRecord.objects.filter(title="bulk").update(org_path=tree["community_a"].path)
+    assert SampleRecord.objects.for_user(users["district_a"]).filter(title="bulk").exists()
+
+
+def test_prefix_match_does_not_leak_into_siblings_with_longer_codes(tree, users):
+    from jindu.core.orgunits import orgunit_create
+
+    # A grid whose code extends community A's code is its child; a sibling street whose code merely
+    # starts with the same digits must not be matched by the prefix.
+    orgunit_create(
+        actor=None, code="330203001001002", name="第2网格", level="grid", parent_code="330203001001"
+    )
+    inside = SampleRecord.objects.create(org_unit=tree["grid_a"], title="inside")
+    other_street = SampleRecord.objects.create(org_unit=tree["street_a2"], title="sibling street")
+    from jindu.core.testing.helpers import make_user
+
+    worker = make_user("w_grid", "social_worker", "330203001001")
+    titles = set(SampleRecord.objects.for_user(worker).values_list("title", flat=True))
+    assert "inside" in titles and "sibling street" not in titles
+    assert inside.org_path.startswith(tree["community_a"].path)
+    assert not other_street.org_path.startswith(tree["street_a"].path)
+
+
+def test_nested_roots_do_not_duplicate_rows(records, tree):
+    from jindu.core.testing.helpers import make_user
+
+    user = make_user("nested", "district_office", "330203", search_scope=["330203", "330203001", "330200"])
+    titles = list(SampleRecord.objects.for_user(user).values_list("title", flat=True))
+    assert sorted(titles) == sorted(set(titles))
+    assert set(titles) == {"record-in-haishu", "record-in-fenghua", "record-in-grid"}
