@@ -86,6 +86,11 @@ def command_demo(args: argparse.Namespace) -> int:
         bar = _progress(len(synthetic_tree()), "demo org units")
         accounts = generate_demo(progress=bar.update)
         bar.close()
+        from jindu.people.demo import generate_demo_persons
+
+        bar = _progress(300, "demo persons")
+        generate_demo_persons(count=300, progress=bar.update)
+        bar.close()
         text = credentials_text(accounts, url)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(text, encoding="utf-8")

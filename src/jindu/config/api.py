@@ -23,6 +23,7 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/", "jindu.core.api.router")
+api.add_router("/people/", "jindu.people.api.router")
 
 # Extra routers named by settings (the test settings mount a test-only sample app here).
 for prefix, router in getattr(settings, "JINDU_EXTRA_API_ROUTERS", []):

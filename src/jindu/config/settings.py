@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "jindu.core",
+    "jindu.people",
 ]
 
 MIDDLEWARE = [
@@ -145,7 +146,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("JINDU_HTTPS", False)
-SESSION_COOKIE_AGE = env_int("JINDU_SESSION_MAX_SECONDS", 8 * 60 * 60)  # a working day at most
+JINDU_SESSION_MAX_SECONDS = env_int("JINDU_SESSION_MAX_SECONDS", 8 * 60 * 60)  # a working day at most
+SESSION_COOKIE_AGE = JINDU_SESSION_MAX_SECONDS
 if SESSION_COOKIE_SECURE:
     SECURE_HSTS_SECONDS = env_int("JINDU_HSTS_SECONDS", 31536000)
 if SESSION_COOKIE_SECURE and env_int("JINDU_TRUSTED_PROXY_COUNT", 0) > 0:

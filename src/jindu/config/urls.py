@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/v1/.*$", core_views.api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("people/", include("jindu.people.urls")),
     path("", include("jindu.core.urls")),
 ]

@@ -11,7 +11,7 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 
 from jindu.core import accounts, orgunits, selectors
-from jindu.core.apiutil import ErrorOut, PageNumber, rate_limit
+from jindu.core.apiutil import ERRORS, PageNumber, rate_limit
 from jindu.core.errors import NotFound
 from jindu.core.models import User
 from jindu.core.schemas import (
@@ -32,14 +32,6 @@ from jindu.core.schemas import (
 from jindu.core.scoping import break_glass_open, capture_root_ids, search_root_ids
 
 router = Router(tags=["core"])
-ERRORS: dict[int, Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
 
 
 @router.post("/auth/token", auth=None, response={200: TokenOut, **ERRORS}, summary="Obtain a bearer token")

@@ -159,3 +159,14 @@ class PageNumber(PaginationBase):
             "page": pagination.page,
             "page_size": pagination.page_size,
         }
+
+
+# The error responses every endpoint may give, for the OpenAPI document.
+ERRORS: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+}

@@ -30,6 +30,7 @@ class RequestContextMiddleware:
 
 
 IDLE_KEY = "jindu_last_activity"
+STARTED_KEY = "jindu_session_started"
 
 
 class IdleTimeoutMiddleware:
@@ -46,10 +47,19 @@ class IdleTimeoutMiddleware:
         if has_session_user:
             now = int(time.time())
             last = request.session.get(IDLE_KEY)
-            if last is not None and now - int(last) > settings.JINDU_IDLE_TIMEOUT_SECONDS:
+            started = int(request.session.setdefault(STARTED_KEY, now))
+            idle = last is not None and now - int(last) > settings.JINDU_IDLE_TIMEOUT_SECONDS
+            # Activity extends the cookie, so the absolute lifetime is checked here, from the first request.
+            expired = now - started > settings.JINDU_SESSION_MAX_SECONDS
+            if idle or expired:
                 from jindu.core.audit import audit_write
 
-                audit_write(action="LOGOUT", actor=user, obj=user, detail={"reason": "idle timeout"})
+                audit_write(
+                    action="LOGOUT",
+                    actor=user,
+                    obj=user,
+                    detail={"reason": "idle timeout" if idle else "session lifetime"},
+                )
                 logout(request)
                 if request.path.startswith("/api/"):
                     from django.http import JsonResponse

@@ -326,3 +326,18 @@ def test_web_login_is_rate_limited_per_address(users):
     assert response.status_code == 200 and "login-error" in response.content.decode()
     assert client.get("/").status_code == 302  # not logged in
     cache.clear()
+
+
+@override_settings(JINDU_SESSION_MAX_SECONDS=3600)
+def test_sessions_end_after_their_absolute_lifetime_despite_activity(users):
+    import time
+
+    client = Client()
+    client.post("/login/", {"username": "t_district_a", "password": TEST_PASSWORD})
+    assert client.get("/").status_code == 200
+    session = client.session
+    session["jindu_session_started"] = int(time.time()) - 3601
+    session.save()
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert AuditRecord.objects.filter(action="LOGOUT", detail__reason="session lifetime").exists()

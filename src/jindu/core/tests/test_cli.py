@@ -88,8 +88,9 @@ def test_demo_sets_up_keys_credentials_and_the_city(demo_dir):
 def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
     script = (
         "import json, django; django.setup();"
-        "from jindu.core.models import User;"
-        "print(json.dumps([[u.id_number, u.phone] for u in User.objects.all()]))"
+        "from jindu.core.models import User; from jindu.people.models import Person;"
+        "print(json.dumps([[u.id_number, u.phone] for u in User.objects.all()]"
+        " + [[p.id_number, p.phone, p.name] for p in Person.objects.all()]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -101,7 +102,7 @@ def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
     assert result.returncode == 0, result.stderr
     pairs = json.loads(result.stdout)
     plaintexts = [value for pair in pairs for value in pair if value]
-    assert len(plaintexts) >= 20  # every demo account has an ID number and a phone
+    assert len(plaintexts) >= 20 + 3 * 300  # demo accounts and demo persons
     raw = b"".join(path.read_bytes() for path in demo_dir.iterdir() if path.name.startswith("jindu.sqlite3"))
     assert b"sm4gcm:" in raw  # the scan reads the real data
     for value in plaintexts:

@@ -4,8 +4,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
-from jindu.core.api import ERRORS
-from jindu.core.apiutil import PageNumber
+from jindu.core.apiutil import ERRORS, PageNumber
 from jindu.core.scoping import access_object
 
 from .models import ProtectedRecord, SampleRecord

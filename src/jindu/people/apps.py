@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PeopleConfig(AppConfig):
+    """People: community drug treatment and rehabilitation case management (吸毒人员社会化服务管理)."""
+
+    name = "jindu.people"
+    label = "people"
+    verbose_name = _("People")
+
+    def ready(self) -> None:
+        from jindu.core.navigation import MENU, MenuItem, MenuSection
+        from jindu.core.roles import Role, grant
+        from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
+
+        # Case workers and the offices above them keep the registry; police may look records up.
+        for role in (Role.SOCIAL_WORKER, Role.STREET_OFFICE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE):
+            grant(role, VIEW_PERSON, CHANGE_PERSON)
+        grant(Role.POLICE, VIEW_PERSON)
+        MENU.insert(1, MenuSection(_("People"), [MenuItem(_("Persons"), "people:person_list", VIEW_PERSON)]))

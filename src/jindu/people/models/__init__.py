@@ -1,0 +1,3 @@
+from jindu.people.models.persons import Person, Sex
+
+__all__ = ["Person", "Sex"]
