@@ -25,6 +25,14 @@ class StyledForm(forms.Form):
             widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
 
 
+def add_service_error(form: forms.Form, error: Exception) -> None:
+    """Show a service's refusal on a form: the message on top, each named field next to its input."""
+    form.add_error(None, getattr(error, "message", str(error)))
+    for name, problem in getattr(error, "fields", {}).items():
+        if name in form.fields:
+            form.add_error(name, problem)
+
+
 class LoginForm(StyledForm):
     username = forms.CharField(label=_("Username"), max_length=64)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)

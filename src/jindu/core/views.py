@@ -43,6 +43,7 @@ from jindu.core.forms import (
     PasswordChangeForm,
     TwoFactorConfirmForm,
     UserCreateForm,
+    add_service_error,
 )
 from jindu.core.models import (
     ALLOWED_CHILD_LEVELS,
@@ -64,6 +65,14 @@ from jindu.core.scoping import (
     search_root_ids,
 )
 from jindu.core.tables import AuditTable, JobTable, UserTable
+
+
+def totp_qr_svg(device: TOTPDevice) -> str:
+    """The enrolment QR code of an authenticator, as inline SVG (no image request, nothing stored)."""
+    import qrcode
+    import qrcode.image.svg
+
+    return qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage).to_string().decode()
 
 
 def ui_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -180,12 +189,7 @@ def first_login(request: HttpRequest) -> HttpResponse:
             )
     qr_svg = ""
     if device is not None:
-        import qrcode
-        import qrcode.image.svg
-
-        qr_svg = (
-            qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage).to_string().decode()
-        )
+        qr_svg = totp_qr_svg(device)
     return render(request, "core/first_login.html", {"form": form, "account": user, "qr_svg": qr_svg})
 
 
@@ -385,10 +389,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 enterprise_code=data["enterprise_code"],
             )
         except ServiceError as error:
-            form.add_error(None, error.message)
-            for name, problem in error.fields.items():
-                if name in form.fields:
-                    form.add_error(name, problem)
+            add_service_error(form, error)
         else:
             messages.success(request, _("Account created."))
             return redirect("core:user_detail", pk=created.user.pk)
@@ -599,12 +600,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             form.add_error("otp", _("The one-time code is wrong or expired."))
     qr_svg = ""
     if device is not None and not device.confirmed:
-        import qrcode
-        import qrcode.image.svg
-
-        qr_svg = (
-            qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage).to_string().decode()
-        )
+        qr_svg = totp_qr_svg(device)
     return render(
         request,
         "core/profile.html",

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from jindu.core.errors import ServiceError
+from jindu.core.forms import add_service_error
 from jindu.core.scoping import WRITE, require_permission, user_may
 from jindu.core.views import ui_errors
 from jindu.people import selectors, services
@@ -59,10 +60,7 @@ def person_register(request: HttpRequest) -> HttpResponse:
                 first_found_date=data["first_found_date"],
             )
         except ServiceError as error:
-            form.add_error(None, error.message)
-            for name, problem in error.fields.items():
-                if name in form.fields:
-                    form.add_error(name, problem)
+            add_service_error(form, error)
         else:
             messages.success(request, _("Person registered."))
             if registered.possible_duplicate is not None:
