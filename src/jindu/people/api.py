@@ -9,8 +9,18 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 
 from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber
+from jindu.core.scoping import WRITE, access_object
 from jindu.people import selectors, services
-from jindu.people.schemas import PersonCreatedOut, PersonIn, PersonOut
+from jindu.people.models import Enrollment, Person
+from jindu.people.schemas import (
+    DateIn,
+    EnrollmentIn,
+    EnrollmentOut,
+    IdOut,
+    PersonCreatedOut,
+    PersonIn,
+    PersonOut,
+)
 
 router = Router(tags=["people"])
 
@@ -44,3 +54,74 @@ def list_persons(request: HttpRequest, id_number: str = "", name: str = "") -> A
 @router.get("/persons/{person_id}", response={200: PersonOut, **ERRORS}, summary="One person (audited read)")
 def get_person(request: HttpRequest, person_id: int) -> Any:
     return selectors.access_person(request.user, person_id)
+
+
+# Enrollments ------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/persons/{person_id}/enrollments",
+    response={201: IdOut, 409: ErrorOut, **ERRORS},
+    summary="A measure is decided and served (决定送达)",
+)
+def create_enrollment(request: HttpRequest, person_id: int, payload: EnrollmentIn) -> Any:
+    person = access_object(request.user, Person, person_id, action=WRITE)
+    enrollment = services.enrollment_create(
+        actor=request.user,
+        person=person,
+        measure=payload.measure,
+        decision_date=payload.decision_date,
+        org_unit_code=payload.org_unit,
+    )
+    return Status(201, {"id": enrollment.pk})
+
+
+def _transition(request: HttpRequest, enrollment_id: int, service: Any, **kwargs: Any) -> Any:
+    enrollment = access_object(request.user, Enrollment, enrollment_id, action=WRITE)
+    service(actor=request.user, enrollment=enrollment, **kwargs)
+    return enrollment
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/report",
+    response={200: EnrollmentOut, 409: ErrorOut, **ERRORS},
+    summary="报到",
+)
+def report_enrollment(request: HttpRequest, enrollment_id: int, payload: DateIn) -> Any:
+    return _transition(request, enrollment_id, services.enrollment_report, date=payload.date)
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/agreement",
+    response={200: EnrollmentOut, 409: ErrorOut, **ERRORS},
+    summary="协议 signed",
+)
+def sign_agreement(request: HttpRequest, enrollment_id: int, payload: DateIn) -> Any:
+    return _transition(request, enrollment_id, services.enrollment_sign_agreement, date=payload.date)
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/not-reported",
+    response={200: EnrollmentOut, 409: ErrorOut, **ERRORS},
+    summary="未报到: referred to the police",
+)
+def mark_not_reported(request: HttpRequest, enrollment_id: int, payload: DateIn) -> Any:
+    return _transition(request, enrollment_id, services.enrollment_not_reported, as_of=payload.date)
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/release",
+    response={200: EnrollmentOut, 409: ErrorOut, **ERRORS},
+    summary="期满解除",
+)
+def release_enrollment(request: HttpRequest, enrollment_id: int, payload: DateIn) -> Any:
+    return _transition(request, enrollment_id, services.enrollment_release, date=payload.date)
+
+
+@router.get(
+    "/enrollments/{enrollment_id}",
+    response={200: EnrollmentOut, **ERRORS},
+    summary="One enrollment (audited)",
+)
+def get_enrollment(request: HttpRequest, enrollment_id: int) -> Any:
+    return access_object(request.user, Enrollment, enrollment_id, audit=True)

@@ -62,3 +62,39 @@ class PersonOut(Schema):
     @staticmethod
     def resolve_possible_duplicate_of(obj: Any) -> int | None:
         return obj.possible_duplicate_of_id
+
+
+class IdOut(Schema):
+    id: int
+
+
+class EnrollmentIn(Schema):
+    measure: str = Field(..., description="community_treatment | community_rehabilitation | social_control")
+    decision_date: dt.date
+    org_unit: str = Field(..., max_length=32, description="code of the executing street or community")
+
+
+class DateIn(Schema):
+    date: dt.date
+
+
+class EnrollmentOut(Schema):
+    id: int
+    person: int
+    measure: str
+    status: str
+    org_unit: str
+    decision_date: dt.date
+    report_deadline: dt.date
+    reported_on: dt.date | None
+    agreement_signed_on: dt.date | None
+    term_end: dt.date | None
+    ended_on: dt.date | None
+
+    @staticmethod
+    def resolve_person(obj: Any) -> int:
+        return obj.person_id
+
+    @staticmethod
+    def resolve_org_unit(obj: Any) -> str:
+        return obj.org_unit.code

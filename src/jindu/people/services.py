@@ -134,3 +134,182 @@ def person_register(
             _("A person with this ID number is already registered."), code="duplicate_person"
         ) from None
     return Registered(person=person, possible_duplicate=twin)
+
+
+# Enrollments ------------------------------------------------------------------------------------------
+
+REPORT_DAYS = 15  # 戒毒条例 art. 14 and 37: report within 15 days of the decision
+TERM_YEARS = {"community_treatment": 3, "community_rehabilitation": 3, "social_control": 3}
+EXECUTING_LEVELS = {OrgLevel.STREET, OrgLevel.COMMUNITY}
+
+
+class InvalidTransition(ServiceError):
+    status = 409
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _not_in_future(day: dt.date | None, field: str) -> None:
+    if day is None:
+        raise ServiceError(_("A date is required."), code="invalid", fields={field: _("required")})
+    if day > timezone.localdate():
+        raise ServiceError(
+            _("The date lies in the future."), code="invalid", fields={field: _("a date in the future")}
+        )
+
+
+def _move(enrollment: Any, target: str) -> None:
+    from jindu.people.models import TRANSITIONS
+
+    if target not in TRANSITIONS[enrollment.status]:
+        raise InvalidTransition(
+            _("An enrollment in status %(status)s cannot become %(target)s.")
+            % {"status": enrollment.status, "target": target},
+            code="invalid_transition",
+        )
+
+
+def enrollment_create(
+    *, actor: Any, person: Person, measure: str, decision_date: dt.date, org_unit_code: str
+) -> Any:
+    """决定送达: a measure is decided and served; the person must report within 15 days."""
+    from jindu.people.models import ACTIVE_STATUSES, Enrollment, Measure
+
+    if measure not in Measure.values:
+        raise ServiceError(
+            _("Unknown measure %(measure)s.") % {"measure": measure},
+            code="invalid",
+            fields={"measure": _("unknown")},
+        )
+    _not_in_future(decision_date, "decision_date")
+    unit = OrgUnit.objects.filter(code=org_unit_code or "").first()
+    if unit is None or (actor is not None and not in_roots(unit.pk, capture_root_ids(actor))):
+        raise ServiceError(
+            _("org unit %(code)s is not in your capture scope") % {"code": org_unit_code},
+            code="invalid",
+            fields={"org_unit": _("outside your capture scope")},
+        )
+    if unit.level not in EXECUTING_LEVELS:
+        raise ServiceError(
+            _("A measure is executed by a street or a community."),
+            code="invalid",
+            fields={"org_unit": _("level")},
+        )
+    if Enrollment.objects.filter(person=person, status__in=ACTIVE_STATUSES).exists():
+        raise InvalidTransition(_("The person already has an active measure."), code="active_measure_exists")
+    with transaction.atomic():
+        enrollment = Enrollment.objects.create(
+            person=person,
+            org_unit=unit,
+            measure=measure,
+            decision_date=decision_date,
+            report_deadline=decision_date + dt.timedelta(days=REPORT_DAYS),
+        )
+        audit_write(
+            action=AuditAction.CREATE,
+            actor=actor,
+            actor_username="" if actor else "cli",
+            obj=enrollment,
+            detail={"person": person.pk, "measure": measure, "decision_date": decision_date.isoformat()},
+        )
+    return enrollment
+
+
+def enrollment_report(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
+    """报到: within 15 days of the decision; the term (3 years) counts from this day."""
+    _not_in_future(date, "date")
+    _move(enrollment, "reported")
+    if date < enrollment.decision_date:
+        raise ServiceError(
+            _("报到 cannot precede the decision."), code="invalid", fields={"date": _("before the decision")}
+        )
+    if date > enrollment.report_deadline:
+        raise InvalidTransition(
+            _("The reporting deadline (%(deadline)s) has passed: record the person as not reported.")
+            % {"deadline": enrollment.report_deadline.isoformat()},
+            code="report_deadline_passed",
+        )
+    with transaction.atomic():
+        enrollment.status = "reported"
+        enrollment.reported_on = date
+        enrollment.term_end = _add_years(date, TERM_YEARS[enrollment.measure])
+        enrollment.save(update_fields=["status", "reported_on", "term_end", "last_updated"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=enrollment,
+            detail={"transition": "report", "date": date.isoformat()},
+        )
+    return enrollment
+
+
+def enrollment_sign_agreement(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
+    """协议: the agreement is signed right after 报到; the measure is then in progress."""
+    _not_in_future(date, "date")
+    _move(enrollment, "in_progress")
+    if date < enrollment.reported_on:
+        raise ServiceError(
+            _("The agreement cannot precede 报到."), code="invalid", fields={"date": _("before 报到")}
+        )
+    with transaction.atomic():
+        enrollment.status = "in_progress"
+        enrollment.agreement_signed_on = date
+        enrollment.save(update_fields=["status", "agreement_signed_on", "last_updated"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=enrollment,
+            detail={"transition": "agreement", "date": date.isoformat()},
+        )
+    return enrollment
+
+
+def enrollment_not_reported(*, actor: Any, enrollment: Any, as_of: dt.date) -> Any:
+    """未报到: no report by the deadline counts as refusal; the case is referred to the police."""
+    _not_in_future(as_of, "as_of")
+    _move(enrollment, "not_reported")
+    if as_of <= enrollment.report_deadline:
+        raise InvalidTransition(
+            _("The person may still report until %(deadline)s.")
+            % {"deadline": enrollment.report_deadline.isoformat()},
+            code="report_deadline_open",
+        )
+    with transaction.atomic():
+        enrollment.status = "not_reported"
+        enrollment.ended_on = as_of
+        enrollment.save(update_fields=["status", "ended_on", "last_updated"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=enrollment,
+            detail={"transition": "not_reported", "date": as_of.isoformat()},
+        )
+    return enrollment
+
+
+def enrollment_release(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
+    """期满解除: at the end of the term (the police notice follows within 7 days)."""
+    _not_in_future(date, "date")
+    _move(enrollment, "released")
+    if enrollment.term_end is None or date < enrollment.term_end:
+        raise InvalidTransition(
+            _("The term ends on %(term_end)s: release is possible from that day.")
+            % {"term_end": enrollment.term_end.isoformat() if enrollment.term_end else "—"},
+            code="term_not_ended",
+        )
+    with transaction.atomic():
+        enrollment.status = "released"
+        enrollment.ended_on = date
+        enrollment.save(update_fields=["status", "ended_on", "last_updated"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=enrollment,
+            detail={"transition": "release", "date": date.isoformat()},
+        )
+    return enrollment
