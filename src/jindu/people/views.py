@@ -16,7 +16,7 @@ from jindu.core.views import ui_errors
 from jindu.people import selectors, services
 from jindu.people.forms import PersonForm, PersonSearchForm
 from jindu.people.models import Person
-from jindu.people.permissions import VIEW_PERSON
+from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
 
 
 @login_required
@@ -44,8 +44,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @ui_errors
 def person_register(request: HttpRequest) -> HttpResponse:
-    if not user_may(request.user, Person, WRITE):
-        require_permission(request.user, "people.change_person")
+    require_permission(request.user, CHANGE_PERSON)
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
