@@ -13,7 +13,9 @@ from jindu.core.scoping import WRITE, access_object
 from jindu.people import selectors, services
 from jindu.people.models import Enrollment, Person
 from jindu.people.schemas import (
+    ContactIn,
     DateIn,
+    DrugTestIn,
     EnrollmentIn,
     EnrollmentOut,
     IdOut,
@@ -125,3 +127,32 @@ def release_enrollment(request: HttpRequest, enrollment_id: int, payload: DateIn
 )
 def get_enrollment(request: HttpRequest, enrollment_id: int) -> Any:
     return access_object(request.user, Enrollment, enrollment_id, audit=True)
+
+
+# Tests and contacts -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/persons/{person_id}/tests", response={201: IdOut, **ERRORS}, summary="Record a urine or hair test"
+)
+def record_test(request: HttpRequest, person_id: int, payload: DrugTestIn) -> Any:
+    person = access_object(request.user, Person, person_id, action=WRITE)
+    test = services.drug_test_record(
+        actor=request.user,
+        person=person,
+        kind=payload.kind,
+        sample_date=payload.sample_date,
+        result=payload.result,
+        substances=payload.substances,
+        is_random=payload.random,
+    )
+    return Status(201, {"id": test.pk})
+
+
+@router.post(
+    "/persons/{person_id}/contacts", response={201: IdOut, **ERRORS}, summary="Record a visit, talk or call"
+)
+def record_contact(request: HttpRequest, person_id: int, payload: ContactIn) -> Any:
+    person = access_object(request.user, Person, person_id, action=WRITE)
+    contact = services.contact_record(actor=request.user, person=person, kind=payload.kind, date=payload.date)
+    return Status(201, {"id": contact.pk})

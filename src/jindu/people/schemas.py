@@ -98,3 +98,16 @@ class EnrollmentOut(Schema):
     @staticmethod
     def resolve_org_unit(obj: Any) -> str:
         return obj.org_unit.code
+
+
+class DrugTestIn(Schema):
+    kind: str = Field(..., description="urine | hair")
+    sample_date: dt.date
+    result: str = Field(..., description="negative | positive")
+    substances: list[str] = []
+    random: bool = False
+
+
+class ContactIn(Schema):
+    kind: str = Field(..., description="visit | talk | phone")
+    date: dt.date

@@ -313,3 +313,107 @@ def enrollment_release(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
             detail={"transition": "release", "date": date.isoformat()},
         )
     return enrollment
+
+
+# Tests and contacts -----------------------------------------------------------------------------------
+
+
+def _enrollment_on(person: Person, day: dt.date) -> Any:
+    """The measure in force for the person on ``day``: decided on or before it and not ended before it."""
+    from django.db.models import Q
+
+    from jindu.people.models import Enrollment
+
+    return (
+        Enrollment.objects.filter(person=person, decision_date__lte=day)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=day))
+        .exclude(status="not_reported")
+        .select_related("org_unit")
+        .order_by("-decision_date")
+        .first()
+    )
+
+
+def _record_guard(person: Person, day: dt.date | None, field: str) -> Any:
+    _not_in_future(day, field)
+    assert day is not None
+    enrollment = _enrollment_on(person, day)
+    if enrollment is None:
+        raise ServiceError(
+            _("No measure was in force for this person on %(date)s.") % {"date": day.isoformat()},
+            code="no_measure_in_force",
+            fields={field: _("outside any measure")},
+        )
+    return enrollment
+
+
+def drug_test_record(
+    *,
+    actor: Any,
+    person: Person,
+    kind: str,
+    sample_date: dt.date,
+    result: str,
+    substances: list[str] | None = None,
+    is_random: bool = False,
+) -> Any:
+    """Record a urine or hair test under the measure in force on the sample date. A positive result is a
+    relapse event (its audit record says so)."""
+    from jindu.people.models import DrugTest, TestKind, TestResult
+
+    fields = {}
+    if kind not in TestKind.values:
+        fields["kind"] = _("unknown")
+    if result not in TestResult.values:
+        fields["result"] = _("unknown")
+    if fields:
+        raise ServiceError(_("The test cannot be recorded."), code="invalid", fields=fields)
+    enrollment = _record_guard(person, sample_date, "sample_date")
+    with transaction.atomic():
+        test = DrugTest.objects.create(
+            person=person,
+            enrollment=enrollment,
+            org_unit=enrollment.org_unit,
+            kind=kind,
+            sample_date=sample_date,
+            result=result,
+            substances=sorted(set(substances or [])),
+            is_random=is_random,
+            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_write(
+            action=AuditAction.CREATE,
+            actor=actor,
+            actor_username="" if actor else "cli",
+            obj=test,
+            detail={"person": person.pk, "kind": kind, "result": result, "relapse": result == "positive"},
+        )
+    return test
+
+
+def contact_record(*, actor: Any, person: Person, kind: str, date: dt.date) -> Any:
+    """Record a visit, talk or phone contact under the measure in force on that day."""
+    from jindu.people.models import Contact, ContactKind
+
+    if kind not in ContactKind.values:
+        raise ServiceError(
+            _("The contact cannot be recorded."), code="invalid", fields={"kind": _("unknown")}
+        )
+    enrollment = _record_guard(person, date, "date")
+    with transaction.atomic():
+        contact = Contact.objects.create(
+            person=person,
+            enrollment=enrollment,
+            org_unit=enrollment.org_unit,
+            kind=kind,
+            date=date,
+            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_write(
+            action=AuditAction.CREATE,
+            actor=actor,
+            actor_username="" if actor else "cli",
+            obj=contact,
+            detail={"person": person.pk, "kind": kind},
+        )
+    return contact
