@@ -174,6 +174,24 @@ def _move(enrollment: Any, target: str) -> None:
         )
 
 
+def _commit_transition(
+    *, actor: Any, enrollment: Any, status: str, transition: str, day: dt.date, **changes: Any
+) -> Any:
+    """Save one checked transition and its audit record in one transaction."""
+    with transaction.atomic():
+        enrollment.status = status
+        for name, value in changes.items():
+            setattr(enrollment, name, value)
+        enrollment.save(update_fields=["status", *changes, "last_updated"])
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=enrollment,
+            detail={"transition": transition, "date": day.isoformat()},
+        )
+    return enrollment
+
+
 def enrollment_create(
     *, actor: Any, person: Person, measure: str, decision_date: dt.date, org_unit_code: str
 ) -> Any:
@@ -234,18 +252,15 @@ def enrollment_report(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
             % {"deadline": enrollment.report_deadline.isoformat()},
             code="report_deadline_passed",
         )
-    with transaction.atomic():
-        enrollment.status = "reported"
-        enrollment.reported_on = date
-        enrollment.term_end = _add_years(date, TERM_YEARS[enrollment.measure])
-        enrollment.save(update_fields=["status", "reported_on", "term_end", "last_updated"])
-        audit_write(
-            action=AuditAction.UPDATE,
-            actor=actor,
-            obj=enrollment,
-            detail={"transition": "report", "date": date.isoformat()},
-        )
-    return enrollment
+    return _commit_transition(
+        actor=actor,
+        enrollment=enrollment,
+        status="reported",
+        transition="report",
+        day=date,
+        reported_on=date,
+        term_end=_add_years(date, TERM_YEARS[enrollment.measure]),
+    )
 
 
 def enrollment_sign_agreement(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
@@ -256,17 +271,14 @@ def enrollment_sign_agreement(*, actor: Any, enrollment: Any, date: dt.date) -> 
         raise ServiceError(
             _("The agreement cannot precede 报到."), code="invalid", fields={"date": _("before 报到")}
         )
-    with transaction.atomic():
-        enrollment.status = "in_progress"
-        enrollment.agreement_signed_on = date
-        enrollment.save(update_fields=["status", "agreement_signed_on", "last_updated"])
-        audit_write(
-            action=AuditAction.UPDATE,
-            actor=actor,
-            obj=enrollment,
-            detail={"transition": "agreement", "date": date.isoformat()},
-        )
-    return enrollment
+    return _commit_transition(
+        actor=actor,
+        enrollment=enrollment,
+        status="in_progress",
+        transition="agreement",
+        day=date,
+        agreement_signed_on=date,
+    )
 
 
 def enrollment_not_reported(*, actor: Any, enrollment: Any, as_of: dt.date) -> Any:
@@ -279,17 +291,14 @@ def enrollment_not_reported(*, actor: Any, enrollment: Any, as_of: dt.date) -> A
             % {"deadline": enrollment.report_deadline.isoformat()},
             code="report_deadline_open",
         )
-    with transaction.atomic():
-        enrollment.status = "not_reported"
-        enrollment.ended_on = as_of
-        enrollment.save(update_fields=["status", "ended_on", "last_updated"])
-        audit_write(
-            action=AuditAction.UPDATE,
-            actor=actor,
-            obj=enrollment,
-            detail={"transition": "not_reported", "date": as_of.isoformat()},
-        )
-    return enrollment
+    return _commit_transition(
+        actor=actor,
+        enrollment=enrollment,
+        status="not_reported",
+        transition="not_reported",
+        day=as_of,
+        ended_on=as_of,
+    )
 
 
 def enrollment_release(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
@@ -302,17 +311,14 @@ def enrollment_release(*, actor: Any, enrollment: Any, date: dt.date) -> Any:
             % {"term_end": enrollment.term_end.isoformat() if enrollment.term_end else "—"},
             code="term_not_ended",
         )
-    with transaction.atomic():
-        enrollment.status = "released"
-        enrollment.ended_on = date
-        enrollment.save(update_fields=["status", "ended_on", "last_updated"])
-        audit_write(
-            action=AuditAction.UPDATE,
-            actor=actor,
-            obj=enrollment,
-            detail={"transition": "release", "date": date.isoformat()},
-        )
-    return enrollment
+    return _commit_transition(
+        actor=actor,
+        enrollment=enrollment,
+        status="released",
+        transition="release",
+        day=date,
+        ended_on=date,
+    )
 
 
 # Tests and contacts -----------------------------------------------------------------------------------
