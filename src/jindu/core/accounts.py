@@ -186,7 +186,6 @@ def user_create(
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             obj=user,
             detail={
                 "roles": roles,

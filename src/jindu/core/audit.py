@@ -23,6 +23,7 @@ from jindu.core.keyring import Keyring
 from jindu.core.models import AuditAction, AuditRecord, AuditResult
 
 AUDIT_CHAIN_LOCK_ID = 0x4A494E4455  # "JINDU"
+OPERATOR = "cli"  # the actor name of records written by the server operator (no logged-in user)
 
 
 def _canonical(record: AuditRecord) -> bytes:
@@ -80,9 +81,12 @@ def audit_write(
     org_unit_code: str = "",
     result: str = AuditResult.SUCCESS,
     detail: dict | None = None,
-    actor_username: str = "",
+    actor_username: str | None = None,
 ) -> AuditRecord:
-    """Append one record to the chain (inside the caller's transaction, or its own if there is none)."""
+    """Append one record to the chain (inside the caller's transaction, or its own if there is none).
+
+    Without an actor and without ``actor_username`` the record is the server operator's ("cli": the
+    jindu command, imports, the demo); a failed login names the attempted username instead."""
     if action not in AuditAction.values:
         raise ValueError(f"unknown audit action {action!r}")
     described = describe(obj)
@@ -93,7 +97,13 @@ def audit_write(
         record = AuditRecord(
             sequence=(last.sequence + 1) if last else 1,
             actor_id=actor.pk if actor_is_user else None,
-            actor_username=(actor.get_username() if actor_is_user else actor_username)[:64],
+            actor_username=(
+                actor.get_username()
+                if actor_is_user
+                else OPERATOR
+                if actor_username is None
+                else actor_username
+            )[:64],
             action=action,
             object_type=object_type or described[0],
             object_id=object_id or described[1],

@@ -52,9 +52,6 @@ class EncryptedTextField(models.TextField):
             )
         return super().get_lookup(lookup_name)
 
-    def deconstruct(self) -> Any:
-        return super().deconstruct()
-
 
 def is_ciphertext(raw: str | None) -> bool:
     return bool(raw) and str(raw).startswith(CIPHERTEXT_PREFIX + ":")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils.translation import gettext as _
 
@@ -40,8 +40,6 @@ def key_usage() -> dict[str, int]:
     counts: dict[str, int] = {}
     for model, names in encrypted_columns():
         table = model._meta.db_table
-        from django.db import connection
-
         with connection.cursor() as cursor:
             for field_name in names:
                 column = str(next(f.column for f in model._meta.concrete_fields if f.attname == field_name))
@@ -121,7 +119,6 @@ def keys_reencrypt(*, progress: Callable[[int], None] | None = None) -> Rotation
                         progress(1)
     audit_write(
         action=AuditAction.UPDATE,
-        actor_username="cli",
         object_type="core.keyring",
         object_repr=f"data key rotation to {active}",
         detail={"active_key": active, "rows": report.rows, "values": report.values},

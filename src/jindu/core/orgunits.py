@@ -134,7 +134,7 @@ def orgunit_create(*, actor: Any, code: str, name: str, level: str, parent_code:
             else []
         )
         OrgUnitClosure.objects.bulk_create(_closure_rows(unit, links))
-        audit_write(action=AuditAction.CREATE, actor=actor, obj=unit, actor_username="" if actor else "cli")
+        audit_write(action=AuditAction.CREATE, actor=actor, obj=unit)
     return unit
 
 
@@ -335,7 +335,6 @@ def orgunits_import(
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             object_type="core.orgunit",
             object_repr="org unit import",
             # Which units changed, so an auditor can tell what an import did (capped to keep records small).

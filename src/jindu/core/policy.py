@@ -82,7 +82,6 @@ def policy_publish(
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             obj=version,
             org_unit_code=region.code if region else "",
             detail={"kind": kind, "effective_from": effective_from.isoformat()},

@@ -44,11 +44,6 @@ def users_for(
     return queryset
 
 
-def role_codes(user: User) -> list[str]:
-    """Role codes using the prefetched roles when present."""
-    return sorted(role.role for role in user.roles.all())
-
-
 def access_user(user: Any, pk: Any) -> User:
     """One account in the caller's search scope, or NotFound."""
     return access_object(user, User.objects.select_related("org_unit"), pk)

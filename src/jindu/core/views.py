@@ -61,6 +61,7 @@ from jindu.core.scoping import (
     break_glass_open,
     capture_root_ids,
     descendant_ids,
+    in_roots,
     require_permission,
     search_root_ids,
 )
@@ -174,19 +175,15 @@ def first_login(request: HttpRequest) -> HttpResponse:
                 otp=form.cleaned_data.get("otp", ""),
             )
         except ServiceError as error:
-            form.add_error(None, error.message)
+            add_service_error(form, error)
         else:
             request.session.pop(SETUP_SESSION_KEY, None)
             django_login(request, user, backend="jindu.core.auth.JinduModelBackend")
             if confirmed is not None:
                 otp_login(request, confirmed)
             messages.success(request, _("Your account is ready."))
-            next_url = pending.get("next") or ""
-            return redirect(
-                next_url
-                if url_has_allowed_host_and_scheme(next_url, {request.get_host()}) and next_url
-                else "core:workbench"
-            )
+            # login_view only stores a "next" it has checked against the host.
+            return redirect(pending.get("next") or "core:workbench")
     qr_svg = ""
     if device is not None:
         qr_svg = totp_qr_svg(device)
@@ -245,13 +242,8 @@ def orgunit_list(request: HttpRequest) -> HttpResponse:
     require_permission(request.user, Perm.MANAGE_ORGUNITS)
     parent_code = request.GET.get("parent") or ""
     parent = orgunits.orgunit_get(parent_code) if parent_code else None
-    children = (
-        OrgUnit.objects.filter(parent=parent).annotate(child_count=Count("children")).order_by("code")
-        if parent
-        else OrgUnit.objects.filter(parent__isnull=True)
-        .annotate(child_count=Count("children"))
-        .order_by("code")
-    )
+    # parent=None selects the roots.
+    children = OrgUnit.objects.filter(parent=parent).annotate(child_count=Count("children")).order_by("code")
     child_levels = [
         value
         for value, _label in OrgLevel.choices
@@ -268,7 +260,7 @@ def orgunit_list(request: HttpRequest) -> HttpResponse:
                 parent_code=parent.code,
             )
         except ServiceError as error:
-            form.add_error(None, error.message)
+            add_service_error(form, error)
         else:
             messages.success(request, _("Org unit created."))
             return redirect(reverse("core:orgunit_list") + "?parent=" + parent.code)
@@ -281,15 +273,9 @@ def orgunit_list(request: HttpRequest) -> HttpResponse:
             "children": children,
             "form": form,
             "import_form": OrgUnitImportForm(),
-            "may_edit": parent is not None and parent.pk in _capture_subtree(request.user, parent),
+            "may_edit": parent is not None and in_roots(parent.pk, capture_root_ids(request.user)),
         },
     )
-
-
-def _capture_subtree(user: Any, unit: OrgUnit) -> set[int]:
-    from jindu.core.scoping import in_roots
-
-    return {unit.pk} if in_roots(unit.pk, capture_root_ids(user)) else set()
 
 
 @login_required

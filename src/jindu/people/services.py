@@ -121,7 +121,6 @@ def person_register(
             audit_write(
                 action=AuditAction.CREATE,
                 actor=actor,
-                actor_username="" if actor else "cli",
                 obj=person,
                 detail={
                     "id_number": mask_id_number(clean_id),
@@ -231,7 +230,6 @@ def enrollment_create(
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             obj=enrollment,
             detail={"person": person.pk, "measure": measure, "decision_date": decision_date.isoformat()},
         )
@@ -390,7 +388,6 @@ def drug_test_record(
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             obj=test,
             detail={"person": person.pk, "kind": kind, "result": result, "relapse": result == "positive"},
         )
@@ -418,7 +415,6 @@ def contact_record(*, actor: Any, person: Person, kind: str, date: dt.date) -> A
         audit_write(
             action=AuditAction.CREATE,
             actor=actor,
-            actor_username="" if actor else "cli",
             obj=contact,
             detail={"person": person.pk, "kind": kind},
         )
