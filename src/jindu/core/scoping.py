@@ -21,7 +21,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
-from jindu.core.models import AuditAction, BreakGlassGrant, OrgPathMixin, OrgUnit, OrgUnitClosure
+from jindu.core.models import (
+    AuditAction,
+    BreakGlassGrant,
+    OrgPathMixin,
+    OrgUnit,
+    OrgUnitClosure,
+    SealableMixin,
+)
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -78,6 +85,9 @@ def scope_queryset(queryset: models.QuerySet, user: Any, *, action: str = READ) 
         roots = search_root_ids(user)
     if not roots:
         return queryset.none()
+    if issubclass(model, SealableMixin):
+        # Sealed records (labels removed) appear in no list, whoever asks: only single, glass-broken reads.
+        queryset = queryset.filter(sealed=False)
     if issubclass(model, OrgPathMixin):
         return queryset.filter(path_condition(root_paths(roots)))
     org_field = getattr(model, "scope_org_field", "org_unit")
@@ -156,7 +166,9 @@ def access_object(
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise NotFound() from None
     org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
-    if action == WRITE:
+    if getattr(obj, "sealed", False):
+        _check_sealed_access(user, obj, org_unit_id, action)
+    elif action == WRITE:
         if not in_roots(org_unit_id, capture_root_ids(user)):
             raise NotFound()
     elif getattr(model, "protected", False):
@@ -172,6 +184,24 @@ def access_object(
 
         audit_write(action=AuditAction.READ, actor=user, obj=obj)
     return obj
+
+
+def may_open_sealed(user: Any, obj: models.Model, org_unit_id: int) -> bool:
+    """Whether the user is of the designated role for sealed records and the record lies in their capture
+    scope (the owner org unit's own office)."""
+    permission = getattr(type(obj), "sealed_read_permission", "")
+    return (
+        bool(permission) and user.has_jindu_perm(permission) and in_roots(org_unit_id, capture_root_ids(user))
+    )
+
+
+def _check_sealed_access(user: Any, obj: models.Model, org_unit_id: int, action: str) -> None:
+    """A sealed record is read-only and invisible (NotFound) to everybody except the designated role of its
+    owner org unit, who must still break the glass, even inside the capture scope."""
+    if action == WRITE or not may_open_sealed(user, obj, org_unit_id):
+        raise NotFound()
+    if active_grant(user, obj) is None:
+        raise BreakGlassRequired(object_type_label(type(obj)), str(obj.pk))
 
 
 def require_permission(user: Any, permission: str) -> None:
@@ -213,7 +243,10 @@ def break_glass_open(*, user: Any, object_type: str, object_id: str, reason: str
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise NotFound() from None
     org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
-    if not in_roots(org_unit_id, search_root_ids(user)):
+    if getattr(obj, "sealed", False):
+        if not may_open_sealed(user, obj, org_unit_id):
+            raise NotFound()
+    elif not in_roots(org_unit_id, search_root_ids(user)):
         raise NotFound()
     from jindu.core.audit import audit_write
 

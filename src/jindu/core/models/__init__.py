@@ -1,6 +1,6 @@
 from jindu.core.models.access import BreakGlassGrant
 from jindu.core.models.audit import AuditAction, AuditRecord, AuditResult
-from jindu.core.models.base import OrgPathMixin, OrgScopedModel, ScopedQuerySet, org_path_of
+from jindu.core.models.base import OrgPathMixin, OrgScopedModel, ScopedQuerySet, SealableMixin, org_path_of
 from jindu.core.models.jobs import Job, JobStatus
 from jindu.core.models.orgunits import ALLOWED_CHILD_LEVELS, OrgLevel, OrgUnit, OrgUnitClosure
 from jindu.core.models.policy import PolicyVersion
@@ -23,6 +23,7 @@ __all__ = [
     "OrgUnitClosure",
     "PolicyVersion",
     "ScopedQuerySet",
+    "SealableMixin",
     "User",
     "UserRole",
     "org_path_of",

@@ -100,3 +100,19 @@ class OrgScopedModel(BlindIndexSyncMixin, OrgPathMixin, models.Model):
 
     class Meta:
         abstract = True
+
+
+class SealableMixin(models.Model):
+    """A record that can be sealed: gone from every list, readable only by a user whose role carries
+    ``sealed_read_permission``, whose capture scope holds the record, and who breaks the glass first.
+
+    This is how a label is removed ("撕掉标签", 无感化): the record stays for the law and for aggregate
+    counts, but no worklist, search or list shows it again.
+    """
+
+    sealed = models.BooleanField(_("sealed"), default=False, editable=False)
+
+    sealed_read_permission: str = ""
+
+    class Meta:
+        abstract = True

@@ -1,24 +1,84 @@
+from jindu.people.models.alerts import ALERT_LEVEL_ORDER, Alert, AlertEscalation, AlertKind, AlertLevel
+from jindu.people.models.assessments import (
+    AbstinenceAssessment,
+    AbstinenceOutcome,
+    RiskAssessment,
+    RiskColor,
+    RiskTrigger,
+)
+from jindu.people.models.casework import HelpKind, HelpMeasure, HelpOutcome, WorkerAssignment
+from jindu.people.models.documents import CaseDocument
 from jindu.people.models.enrollments import (
     ACTIVE_STATUSES,
+    ENDED_STATUSES,
     TRANSITIONS,
+    TREATMENT_MEASURES,
     Enrollment,
+    EnrollmentEvent,
+    EnrollmentEventKind,
     EnrollmentStatus,
     Measure,
+    Violation,
+    ViolationKind,
 )
-from jindu.people.models.persons import Person, Sex
+from jindu.people.models.persons import (
+    AddictionConclusion,
+    AddictionFinding,
+    ControlStatus,
+    Person,
+    Seizure,
+    Sex,
+)
 from jindu.people.models.records import Contact, ContactKind, DrugTest, TestKind, TestResult
+from jindu.people.models.state import (
+    ComplianceSnapshot,
+    EvaluationRun,
+    PersonState,
+    WorkItemKind,
+    WorklistItem,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ALERT_LEVEL_ORDER",
+    "ENDED_STATUSES",
     "TRANSITIONS",
+    "TREATMENT_MEASURES",
+    "AbstinenceAssessment",
+    "AbstinenceOutcome",
+    "AddictionConclusion",
+    "AddictionFinding",
+    "Alert",
+    "AlertEscalation",
+    "AlertKind",
+    "AlertLevel",
+    "CaseDocument",
+    "ComplianceSnapshot",
     "Contact",
     "ContactKind",
+    "ControlStatus",
     "DrugTest",
     "Enrollment",
+    "EnrollmentEvent",
+    "EnrollmentEventKind",
     "EnrollmentStatus",
+    "EvaluationRun",
+    "HelpKind",
+    "HelpMeasure",
+    "HelpOutcome",
     "Measure",
     "Person",
+    "PersonState",
+    "RiskAssessment",
+    "RiskColor",
+    "RiskTrigger",
+    "Seizure",
     "Sex",
     "TestKind",
     "TestResult",
+    "Violation",
+    "ViolationKind",
+    "WorkItemKind",
+    "WorkerAssignment",
+    "WorklistItem",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from jindu.core.fields import BlindIndexField, EncryptedTextField
 from jindu.core.masking import mask_id_number, mask_name, mask_phone
-from jindu.core.models import OrgScopedModel
-from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
+from jindu.core.models import OrgScopedModel, SealableMixin
+from jindu.people.permissions import CHANGE_PERSON, OPEN_SEALED_PERSON, VIEW_PERSON
 
 
 class Sex(models.TextChoices):
@@ -16,7 +17,19 @@ class Sex(models.TextChoices):
     FEMALE = "female", _("Female")
 
 
-class Person(OrgScopedModel):
+class ControlStatus(models.TextChoices):
+    """Where a person stands overall (管控状态), kept on the person by the services that change it."""
+
+    REGISTERED = "registered", _("Registered")  # 登记, no measure yet
+    UNDER_MEASURE = "under_measure", _("Under a measure")  # 社区戒毒/社区康复 in progress
+    SOCIAL_CONTROL = "social_control", _("Social control")  # 社会面管控: released, abstinent under 3 years
+    ABSTINENT_3Y = "abstinent_3y", _("Abstinent three years")  # 戒断三年未复吸: dynamic control stops
+    NO_CONTACT = "no_contact", _("Label removed")  # 无感化: sealed, no contact, aggregates only
+    REFERRED = "referred", _("Referred to the police")  # 移交公安 (拒绝报到, 严重违反)
+    ENDED = "ended", _("Ended")  # 终止: imprisonment, compulsory education, death
+
+
+class Person(SealableMixin, OrgScopedModel):
     """A person in the registry (吸毒人员). The owning org unit is the current residence (现居住地), which
     decides who manages the case. Identity fields are encrypted; exact lookups go through blind indexes.
     Sex and birth date derive from the ID number."""
@@ -43,9 +56,28 @@ class Person(OrgScopedModel):
     possible_duplicate_of = models.ForeignKey(
         "self", verbose_name=_("possible duplicate of"), null=True, blank=True, on_delete=models.SET_NULL
     )
+    control_status = models.CharField(
+        _("control status"), max_length=16, choices=ControlStatus.choices, default=ControlStatus.REGISTERED
+    )
+    control_status_since = models.DateField(_("control status since"), null=True, blank=True)
+    # 指派: the social worker in charge (a user whose capture scope holds the residence).
+    assigned_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("social worker"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_persons",
+    )
+    # 一人一档 archive status: archived once the case is closed and its documents are complete.
+    archived_on = models.DateField(_("archived on"), null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     scope_read_permission = VIEW_PERSON
     scope_write_permission = CHANGE_PERSON
+    sealed_read_permission = OPEN_SEALED_PERSON
     protected = True
 
     class Meta:
@@ -57,6 +89,7 @@ class Person(OrgScopedModel):
         indexes = [
             models.Index(fields=["org_path", "id"], name="person_scope_order"),
             models.Index(fields=["name_index", "birth_date"], name="person_name_birth"),
+            models.Index(fields=["assigned_worker", "control_status"], name="person_worker_status"),
         ]
 
     def __str__(self) -> str:
@@ -73,3 +106,55 @@ class Person(OrgScopedModel):
     @property
     def phone_masked(self) -> str:
         return mask_phone(self.phone)
+
+
+class AddictionConclusion(models.TextChoices):
+    ADDICTED = "addicted", _("Addicted")  # 成瘾
+    SEVERELY_ADDICTED = "severely_addicted", _("Severely addicted")  # 成瘾严重
+    NOT_ADDICTED = "not_addicted", _("Not addicted")  # 未成瘾
+
+
+class AddictionFinding(SealableMixin, OrgScopedModel):
+    """吸毒成瘾认定 (公安部令115/142): a conclusion by two officers, with its basis."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="addiction_findings")
+    conclusion = models.CharField(_("conclusion"), max_length=20, choices=AddictionConclusion.choices)
+    date = models.DateField(_("date"))
+    officer_1 = models.CharField(_("first officer"), max_length=50)
+    officer_2 = models.CharField(_("second officer"), max_length=50)
+    basis = models.JSONField(_("basis"), default=list, blank=True)
+    sample_type = models.CharField(_("sample type"), max_length=20, blank=True)
+
+    scope_read_permission = VIEW_PERSON
+    scope_write_permission = CHANGE_PERSON
+    sealed_read_permission = OPEN_SEALED_PERSON
+    protected = True
+
+    class Meta:
+        verbose_name = _("addiction finding")
+        verbose_name_plural = _("addiction findings")
+        indexes = [models.Index(fields=["person", "date"], name="finding_person_date")]
+
+    def __str__(self) -> str:
+        return f"{self.conclusion} {self.date}"
+
+
+class Seizure(SealableMixin, OrgScopedModel):
+    """查获: the person was caught using drugs (one of the events that reset the abstinence anchor)."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="seizures")
+    date = models.DateField(_("date"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    scope_read_permission = VIEW_PERSON
+    scope_write_permission = CHANGE_PERSON
+    sealed_read_permission = OPEN_SEALED_PERSON
+    protected = True
+
+    class Meta:
+        verbose_name = _("seizure")
+        verbose_name_plural = _("seizures")
+        indexes = [models.Index(fields=["person", "date"], name="seizure_person_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date}"

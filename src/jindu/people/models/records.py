@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jindu.core.models import OrgScopedModel
-from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
+from jindu.core.models import OrgScopedModel, SealableMixin
+from jindu.people.permissions import CHANGE_PERSON, OPEN_SEALED_PERSON, VIEW_PERSON
 
 
 class TestKind(models.TextChoices):
@@ -26,9 +26,9 @@ class ContactKind(models.TextChoices):
     PHONE = "phone", _("Phone contact")
 
 
-class DrugTest(OrgScopedModel):
+class DrugTest(SealableMixin, OrgScopedModel):
     """One urine or hair test. A positive result is a relapse event (复吸): it resets the abstinence
-    anchor and, in later increments, raises an alert and a reassessment."""
+    anchor, raises an alert and calls for a risk reassessment."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -39,12 +39,14 @@ class DrugTest(OrgScopedModel):
     result = models.CharField(_("result"), max_length=8, choices=TestResult.choices)
     substances = models.JSONField(_("substances"), default=list, blank=True)
     is_random = models.BooleanField(_("random test"), default=False)
+    tester = models.CharField(_("tester"), max_length=50, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     scope_read_permission = VIEW_PERSON
     scope_write_permission = CHANGE_PERSON
+    sealed_read_permission = OPEN_SEALED_PERSON
     protected = True
 
     class Meta:
@@ -56,19 +58,21 @@ class DrugTest(OrgScopedModel):
         return f"{self.kind} {self.sample_date} {self.result}"
 
 
-class Contact(OrgScopedModel):
+class Contact(SealableMixin, OrgScopedModel):
     """A visit, talk or phone contact with a person."""
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="contacts")
     enrollment = models.ForeignKey("people.Enrollment", on_delete=models.PROTECT, related_name="contacts")
     kind = models.CharField(_("kind"), max_length=8, choices=ContactKind.choices)
     date = models.DateField(_("date"))
+    note = models.CharField(_("note"), max_length=500, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     scope_read_permission = VIEW_PERSON
     scope_write_permission = CHANGE_PERSON
+    sealed_read_permission = OPEN_SEALED_PERSON
     protected = True
 
     class Meta:
