@@ -1,4 +1,5 @@
-"""People API: the person registry (more endpoints follow with enrolments, tests and contacts)."""
+"""People API: registry, lifecycle, records, status and worklists (casework, documents and KPIs live in
+their own router modules)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from jindu.people.schemas import (
 )
 
 router = Router(tags=["people"])
+# Areas with their own modules (one owner each) are mounted under the same prefix.
+router.add_router("", "jindu.people.api_casework.router")
+router.add_router("", "jindu.people.api_documents.router")
+router.add_router("", "jindu.people.api_kpis.router")
 
 
 @router.post(

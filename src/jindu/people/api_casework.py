@@ -1,0 +1,7 @@
+"""People API: casework endpoints (mounted by jindu.people.api)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["people"])

@@ -1,0 +1,5 @@
+"""Pages of the people app: documents (included by jindu.people.urls)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
