@@ -25,3 +25,42 @@ class PersonForm(StyledForm):
 class PersonSearchForm(StyledForm):
     id_number = forms.CharField(label=_("ID number"), max_length=32, required=False)
     name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=50, required=False)
+
+
+class WorklistFilterForm(StyledForm):
+    as_of = forms.DateField(label=_("As of"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    mine = forms.BooleanField(label=_("Only my persons"), required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from jindu.people.models import WorkItemKind
+
+        self.fields["kind"].choices = [("", _("All")), *WorkItemKind.choices]
+
+
+class DrugTestForm(StyledForm):
+    kind = forms.ChoiceField(label=_("Kind"))
+    sample_date = forms.DateField(label=_("Sample date"), widget=forms.DateInput(attrs={"type": "date"}))
+    result = forms.ChoiceField(label=_("Result"))
+    is_random = forms.BooleanField(label=_("Random test"), required=False)
+    tester = forms.CharField(label=_("Tester"), max_length=50, required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from jindu.people.models import TestKind, TestResult
+
+        self.fields["kind"].choices = TestKind.choices
+        self.fields["result"].choices = TestResult.choices
+
+
+class ContactForm(StyledForm):
+    kind = forms.ChoiceField(label=_("Kind"))
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from jindu.people.models import ContactKind
+
+        self.fields["kind"].choices = ContactKind.choices

@@ -69,9 +69,10 @@ class IdOut(Schema):
 
 
 class EnrollmentIn(Schema):
-    measure: str = Field(..., description="community_treatment | community_rehabilitation | social_control")
+    measure: str = Field(..., description="community_treatment | community_rehabilitation")
     decision_date: dt.date
     org_unit: str = Field(..., max_length=32, description="code of the executing street or community")
+    term_months: int | None = Field(None, description="社区康复 only: up to 36 months (default 36)")
 
 
 class DateIn(Schema):
@@ -89,7 +90,10 @@ class EnrollmentOut(Schema):
     reported_on: dt.date | None
     agreement_signed_on: dt.date | None
     term_end: dt.date | None
+    transfer_deadline: dt.date | None
+    serious_violation_on: dt.date | None
     ended_on: dt.date | None
+    end_reason: str
 
     @staticmethod
     def resolve_person(obj: Any) -> int:
@@ -106,8 +110,117 @@ class DrugTestIn(Schema):
     result: str = Field(..., description="negative | positive")
     substances: list[str] = []
     random: bool = False
+    tester: str = Field("", max_length=50)
 
 
 class ContactIn(Schema):
     kind: str = Field(..., description="visit | talk | phone")
     date: dt.date
+    note: str = Field("", max_length=500)
+
+
+class ReasonDateIn(Schema):
+    date: dt.date
+    reason: str = Field(..., max_length=200)
+
+
+class TransferIn(Schema):
+    date: dt.date
+    org_unit: str = Field(..., max_length=32, description="code of the new street or community")
+
+
+class LeaveIn(Schema):
+    start: dt.date
+    end: dt.date
+    destination: str = Field("", max_length=100)
+
+
+class ViolationIn(Schema):
+    kind: str = Field(..., description="test_evasion | test_refusal | unauthorised_leave | other")
+    date: dt.date
+    days_away: int = Field(0, ge=0, le=3650)
+    note: str = Field("", max_length=200)
+
+
+class ViolationOut(Schema):
+    id: int
+    test_violations: int
+    unauthorised_leaves: int
+    days_away: int
+    serious: bool
+
+
+class SeizureIn(Schema):
+    date: dt.date
+    note: str = Field("", max_length=200)
+
+
+class FindingIn(Schema):
+    conclusion: str = Field(..., description="addicted | severely_addicted | not_addicted")
+    date: dt.date
+    officers: list[str] = Field(..., description="the two officers")
+    basis: list[str] = []
+    sample_type: str = Field("", max_length=20)
+
+
+class RiskIn(Schema):
+    date: dt.date
+    answers: dict[str, str] = Field(..., description="factor code → option code of the instrument")
+    final_color: str = Field(..., description="red | orange | yellow | green")
+    override_reason: str = Field("", max_length=500)
+    trigger: str = "scheduled"
+
+
+class RiskOut(Schema):
+    id: int
+    total: int
+    suggested_color: str
+    final_color: str
+    instrument: int
+
+    @staticmethod
+    def resolve_instrument(obj: Any) -> int:
+        return obj.instrument_id
+
+
+class AbstinenceIn(Schema):
+    date: dt.date
+    outcome: str = Field(..., description="abstinent_3y | no_contact | not_confirmed")
+    note: str = Field("", max_length=500)
+
+
+class DueOut(Schema):
+    kind: str = Field(description="urine | hair | contact | report | transfer_report | …")
+    due_date: dt.date | None
+    policy_version: int | None = None
+
+
+class StatusOut(Schema):
+    person: int
+    as_of: dt.date
+    control_status: str
+    measure: str | None
+    phase: str | None
+    risk_color: str | None
+    abstinence_anchor: dt.date | None
+    anchor_kind: str | None
+    abstinent_days: int | None
+    overdue: list[DueOut]
+    schedule: list[DueOut]
+    lost_contact: bool
+    abstinent_3y: str = Field(description="eligible | almost | no")
+    policy_versions: dict[str, int]
+
+
+class WorklistItemOut(Schema):
+    person: int
+    person_name: str = Field(description="masked")
+    org_unit: str
+    kind: str = Field(
+        description="due | overdue | lost_contact | almost_eligible | eligible | report_due | reassessment"
+        " | serious_violation | release_due"
+    )
+    item: str
+    due_date: dt.date | None
+    policy_version: int | None
+    worker: str | None

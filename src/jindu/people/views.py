@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from jindu.core.errors import ServiceError
+from jindu.core.errors import ServiceError, join_problems
 from jindu.core.forms import add_service_error
-from jindu.core.scoping import WRITE, require_permission, user_may
+from jindu.core.scoping import WRITE, access_object, capture_root_ids, in_roots, require_permission, user_may
 from jindu.core.views import ui_errors
 from jindu.people import selectors, services
-from jindu.people.forms import PersonForm, PersonSearchForm
-from jindu.people.models import Person
+from jindu.people.evaluation import evaluate_person
+from jindu.people.forms import ContactForm, DrugTestForm, PersonForm, PersonSearchForm, WorklistFilterForm
+from jindu.people.models import ITEM_LABELS, Person, WorkItemKind
 from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
 
 
@@ -37,8 +43,82 @@ def person_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @ui_errors
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The person's file: identity (masked), today's evaluation, the schedule, and quick record forms."""
     person = selectors.access_person(request.user, pk)
-    return render(request, "people/person_detail.html", {"person": person})
+    status = evaluate_person(person, timezone.localdate())
+    may_write = user_may(request.user, Person, WRITE) and in_roots(
+        person.org_unit_id, capture_root_ids(request.user)
+    )
+    today = timezone.localdate()
+    return render(
+        request,
+        "people/person_detail.html",
+        {
+            "person": person,
+            "status": status,
+            "may_write": may_write,
+            "test_form": DrugTestForm(initial={"kind": "urine", "result": "negative", "sample_date": today}),
+            "contact_form": ContactForm(initial={"kind": "visit", "date": today}),
+        },
+    )
+
+
+def _record(request: HttpRequest, pk: int, form_class: type, service: Callable[..., Any]) -> HttpResponse:
+    person = access_object(request.user, Person, pk, action=WRITE)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            service(actor=request.user, person=person, **form.cleaned_data)
+        except ServiceError as error:
+            messages.error(request, error.message + " " + join_problems(error.fields.values()))
+        else:
+            messages.success(request, _("Recorded."))
+    else:
+        messages.error(request, join_problems(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("people:person_detail", pk=pk)
+
+
+@login_required
+@require_POST
+@ui_errors
+def record_test(request: HttpRequest, pk: int) -> HttpResponse:
+    return _record(request, pk, DrugTestForm, services.drug_test_record)
+
+
+@login_required
+@require_POST
+@ui_errors
+def record_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    return _record(request, pk, ContactForm, services.contact_record)
+
+
+@login_required
+@ui_errors
+def worklist(request: HttpRequest) -> HttpResponse:
+    """Today's work (or any day's): due, overdue, 脱管 and eligibility items of the persons in my scope."""
+    require_permission(request.user, VIEW_PERSON)
+    form = WorklistFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    today = timezone.localdate()
+    as_of = min(data.get("as_of") or today, today)
+    entries = selectors.worklist(
+        request.user,
+        as_of=as_of,
+        kinds=[data["kind"]] if data.get("kind") else None,
+        worker=request.user if data.get("mine") else None,
+    )
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    rows = []
+    for entry in page:
+        row = entry if isinstance(entry, selectors.WorklistEntry) else selectors.worklist_entry(entry)
+        rows.append(
+            {
+                "entry": row,
+                "kind_label": WorkItemKind(row.kind).label,
+                "item_label": ITEM_LABELS.get(row.item, row.item),
+            }
+        )
+    return render(request, "people/worklist.html", {"form": form, "page": page, "rows": rows, "as_of": as_of})
 
 
 @login_required

@@ -31,6 +31,7 @@ from jindu.people.models.persons import (
 )
 from jindu.people.models.records import Contact, ContactKind, DrugTest, TestKind, TestResult
 from jindu.people.models.state import (
+    ITEM_LABELS,
     ComplianceSnapshot,
     EvaluationRun,
     PersonState,
@@ -42,6 +43,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ALERT_LEVEL_ORDER",
     "ENDED_STATUSES",
+    "ITEM_LABELS",
     "TRANSITIONS",
     "TREATMENT_MEASURES",
     "AbstinenceAssessment",

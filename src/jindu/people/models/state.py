@@ -133,3 +133,20 @@ class EvaluationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} ({self.persons})"
+
+
+# What a worklist item is about (``WorklistItem.item``), for display.
+ITEM_LABELS = {
+    "urine": _("Urine test"),
+    "hair": _("Hair test"),
+    "contact": _("Visit or talk"),
+    "report": _("Report (报到)"),
+    "transfer_report": _("Report at the new place"),
+    "release": _("Release at term end"),
+    "report_police": _("Report to the police"),
+    "intake": _("First risk assessment"),
+    "trigger": _("Risk reassessment after an event"),
+    "scheduled": _("Scheduled risk reassessment"),
+    "abstinent_3y": _("Three years abstinent"),
+    "no_contact": _("Label removal (no-contact)"),
+}

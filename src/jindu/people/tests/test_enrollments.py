@@ -56,7 +56,7 @@ def test_full_lifecycle_with_backdated_dates(users, person):
     assert released["status"] == "released" and released["ended_on"] == "2025-03-16"
     transitions = AuditRecord.objects.filter(object_type="people.enrollment", object_id=str(enrollment_id))
     assert [r.detail.get("transition") for r in transitions.order_by("sequence")] == [
-        None, "report", "agreement", "release"
+        None, "reported", "agreement", "released"
     ]  # fmt: skip
 
 

@@ -1,0 +1,34 @@
+"""Install the shipped default policies of the people app as national versions (documented defaults)."""
+
+from django.db import migrations
+
+
+def install_defaults(apps, schema_editor):
+    from jindu.people.policies import DEFAULT_EFFECTIVE_FROM, DEFAULTS
+
+    PolicyVersion = apps.get_model("core", "PolicyVersion")
+    for kind, payload in DEFAULTS.items():
+        PolicyVersion.objects.get_or_create(
+            kind=kind,
+            region=None,
+            effective_from=DEFAULT_EFFECTIVE_FROM,
+            defaults={
+                "label": "Default (shipped)",
+                "payload": payload,
+                "source": "docs/people.md",
+                "is_default": True,
+            },
+        )
+
+
+def remove_defaults(apps, schema_editor):
+    from jindu.people.policies import DEFAULTS
+
+    PolicyVersion = apps.get_model("core", "PolicyVersion")
+    PolicyVersion.objects.filter(kind__in=list(DEFAULTS), is_default=True, region=None).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("people", "0002_lifecycle_policy_state"), ("core", "0002_audit_append_only")]
+
+    operations = [migrations.RunPython(install_defaults, remove_defaults)]

@@ -1,0 +1,276 @@
+"""The evaluation of everyone (nightly) and of one person after each write.
+
+The nightly run evaluates every person who is not sealed, in batches, and stores what it derived: one
+``PersonState`` per person, the ``WorklistItem`` rows, one ``ComplianceSnapshot`` per supervised person
+and day, and the 脱管 alerts with their escalation steps. Worklists for the run's day read these rows
+(an index range per scope), so a street's worklist does not re-evaluate thousands of persons.
+
+After a write about one person (a test, a visit, a transition) ``refresh_person`` re-evaluates that
+person for the day of the latest run, so the stored worklist stays true between runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from jindu.core.audit import audit_write
+from jindu.core.models import AuditAction
+from jindu.people.evaluation import PersonStatus, evaluate_persons
+from jindu.people.models import (
+    Alert,
+    AlertEscalation,
+    ComplianceSnapshot,
+    EvaluationRun,
+    Person,
+    PersonState,
+    WorklistItem,
+)
+from jindu.people.policies import CONTACT_POLICY, PolicyBook
+
+BATCH_SIZE = 2000
+LEVELS = ["worker", "street_office", "police"]
+STATE_FIELDS = [
+    "as_of",
+    "control_status",
+    "measure",
+    "phase",
+    "risk_color",
+    "abstinence_anchor",
+    "lost_contact",
+    "abstinent_3y",
+    "tests_up_to_date",
+    "contacts_up_to_date",
+    "next_due",
+    "worker",
+    "org_unit",
+    "org_path",
+    "last_updated",
+]
+
+
+def latest_run_day() -> dt.date | None:
+    """The day of the latest finished run (worklists for that day read the stored rows)."""
+    return (
+        EvaluationRun.objects.filter(finished_at__isnull=False)
+        .order_by("-day", "-finished_at")
+        .values_list("day", flat=True)
+        .first()
+    )
+
+
+def _store(
+    statuses: list[PersonStatus],
+    persons: dict[int, tuple[int, str, int | None]],
+    as_of: dt.date,
+    *,
+    snapshots: bool,
+) -> int:
+    """Replace the stored state and worklist items of these persons; add the day's snapshots."""
+    now = timezone.now()
+    person_ids = [status.person_id for status in statuses]
+    states, items, day_snapshots = [], [], []
+    for status in statuses:
+        org_unit_id, org_path, worker_id = persons[status.person_id]
+        states.append(
+            PersonState(
+                person_id=status.person_id,
+                as_of=as_of,
+                control_status=status.control_status,
+                measure=status.measure or "",
+                phase=int(status.phase[5:]) if status.phase and status.phase.startswith("year_") else None,
+                risk_color=status.risk_color or "",
+                abstinence_anchor=status.abstinence_anchor,
+                lost_contact=status.lost_contact,
+                abstinent_3y=status.abstinent_3y,
+                tests_up_to_date=status.tests_up_to_date,
+                contacts_up_to_date=status.contacts_up_to_date,
+                next_due=status.next_due,
+                worker_id=worker_id,
+                org_unit_id=org_unit_id,
+                org_path=org_path,
+                last_updated=now,
+            )
+        )
+        for item in status.items:
+            items.append(
+                WorklistItem(
+                    person_id=status.person_id,
+                    as_of=as_of,
+                    kind=item.kind,
+                    item=item.item,
+                    due_date=item.due_date,
+                    policy_id=item.policy_id,
+                    worker_id=worker_id,
+                    org_unit_id=org_unit_id,
+                    org_path=org_path,
+                )
+            )
+        if snapshots and status.control_status in ("under_measure", "social_control"):
+            day_snapshots.append(
+                ComplianceSnapshot(
+                    person_id=status.person_id,
+                    day=as_of,
+                    measure=status.measure or "",
+                    risk_color=status.risk_color or "",
+                    tests_up_to_date=status.tests_up_to_date,
+                    contacts_up_to_date=status.contacts_up_to_date,
+                    lost_contact=status.lost_contact,
+                    org_unit_id=org_unit_id,
+                    org_path=org_path,
+                )
+            )
+    WorklistItem.objects.filter(person_id__in=person_ids).delete()
+    PersonState.objects.bulk_create(
+        states, update_conflicts=True, unique_fields=["person"], update_fields=STATE_FIELDS
+    )
+    WorklistItem.objects.bulk_create(items)
+    if day_snapshots:
+        ComplianceSnapshot.objects.bulk_create(
+            day_snapshots,
+            update_conflicts=True,
+            unique_fields=["person", "day"],
+            update_fields=[
+                "measure",
+                "risk_color",
+                "tests_up_to_date",
+                "contacts_up_to_date",
+                "lost_contact",
+            ],
+        )
+    return len(items)
+
+
+def _sync_lost_contact_alerts(
+    statuses: list[PersonStatus],
+    persons: dict[int, tuple[int, str, int | None]],
+    as_of: dt.date,
+    book: PolicyBook,
+) -> int:
+    """Raise, escalate and resolve 脱管 alerts: one open alert per person, climbing 社工 → 街道禁毒办 →
+    社区民警 after the policy's number of days at each level; every step is a dated escalation row."""
+    lost = {status.person_id: status for status in statuses if status.lost_contact}
+    open_alerts = {
+        alert.person_id: alert
+        for alert in Alert.objects.filter(
+            person_id__in=[status.person_id for status in statuses],
+            kind="lost_contact",
+            resolved_on__isnull=True,
+        )
+    }
+    raised = 0
+    new_alerts, steps, changed = [], [], []
+    for person_id, status in lost.items():
+        alert = open_alerts.get(person_id)
+        if alert is None:
+            new_alerts.append(
+                Alert(
+                    person_id=person_id,
+                    enrollment_id=status.enrollment_id,
+                    org_unit_id=persons[person_id][0],
+                    org_path=persons[person_id][1],
+                    kind="lost_contact",
+                    raised_on=as_of,
+                    level="worker",
+                )
+            )
+            continue
+        policy = book.resolve(CONTACT_POLICY, persons[person_id][1], as_of)
+        waits = (policy.payload if policy else {}).get("escalation_days", [7, 7])
+        level_index = LEVELS.index(alert.level)
+        last_step = alert.raised_on + dt.timedelta(days=sum(waits[:level_index]))
+        if level_index < len(waits) and as_of >= last_step + dt.timedelta(days=waits[level_index]):
+            alert.level = LEVELS[level_index + 1]
+            changed.append(alert)
+            steps.append(
+                AlertEscalation(
+                    alert=alert, level=alert.level, date=last_step + dt.timedelta(days=waits[level_index])
+                )
+            )
+    for person_id, alert in open_alerts.items():
+        if person_id not in lost and alert.raised_on <= as_of:
+            alert.resolved_on, alert.resolution = as_of, "contact_restored"
+            changed.append(alert)
+            steps.append(AlertEscalation(alert=alert, level=alert.level, date=as_of, note="resolved"))
+    if new_alerts:
+        created = Alert.objects.bulk_create(new_alerts)
+        raised = len(created)
+        steps.extend(AlertEscalation(alert=alert, level="worker", date=as_of) for alert in created)
+    if changed:
+        Alert.objects.bulk_update(changed, ["level", "resolved_on", "resolution"])
+    AlertEscalation.objects.bulk_create(steps)
+    return raised
+
+
+def evaluate_and_store(
+    person_ids: Iterable[int], as_of: dt.date, book: PolicyBook, *, snapshots: bool, alerts: bool
+) -> tuple[int, int, int]:
+    """Evaluate these persons on ``as_of`` and store the results in one transaction.
+    Returns (persons, worklist items, alerts raised)."""
+    ids = list(person_ids)
+    persons = {
+        pk: (org_unit_id, org_path, worker_id)
+        for pk, org_unit_id, org_path, worker_id in Person.objects.filter(
+            pk__in=ids, sealed=False
+        ).values_list("pk", "org_unit_id", "org_path", "assigned_worker_id")
+    }
+    statuses = evaluate_persons(list(persons), as_of, book)
+    with transaction.atomic():
+        items = _store(statuses, persons, as_of, snapshots=snapshots)
+        raised = 0
+        if alerts:
+            raised = _sync_lost_contact_alerts(statuses, persons, as_of, book)
+    return len(statuses), items, raised
+
+
+def evaluation_run(as_of: dt.date | None = None, *, batch_size: int = BATCH_SIZE) -> EvaluationRun:
+    """Evaluate everyone who is not sealed for ``as_of`` (default today): state, worklist, snapshots and
+    脱管 alerts. Safe to run again for the same day (it replaces that day's results)."""
+    as_of = as_of or timezone.localdate()
+    run = EvaluationRun.objects.create(day=as_of, started_at=timezone.now())
+    book = PolicyBook()
+    started = time.perf_counter()
+    last_id = 0
+    while True:
+        ids = list(
+            Person.objects.filter(pk__gt=last_id, sealed=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        last_id = ids[-1]
+        persons, items, raised = evaluate_and_store(ids, as_of, book, snapshots=True, alerts=True)
+        run.persons += persons
+        run.items += items
+        run.alerts_raised += raised
+    # Rows of persons sealed since the last run must not linger.
+    PersonState.objects.filter(person__sealed=True).delete()
+    WorklistItem.objects.filter(person__sealed=True).delete()
+    run.finished_at = timezone.now()
+    run.save()
+    audit_write(
+        action=AuditAction.UPDATE,
+        obj=run,
+        detail={
+            "evaluation": as_of.isoformat(),
+            "persons": run.persons,
+            "items": run.items,
+            "alerts_raised": run.alerts_raised,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    return run
+
+
+def refresh_person(person_id: int) -> None:
+    """Re-evaluate one person for the latest run's day, if that day is today (older stored results are
+    not served as current anyway: worklists for other days are evaluated live)."""
+    day = latest_run_day()
+    if day is None or day != timezone.localdate():
+        return
+    evaluate_and_store([person_id], day, PolicyBook(), snapshots=False, alerts=False)
