@@ -1,15 +1,14 @@
 """People API: registry, lifecycle, records, status and worklists (casework, documents and KPIs live in
 their own router modules)."""
 
-from __future__ import annotations
-
 import datetime as dt
+from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber
@@ -41,6 +40,7 @@ from jindu.people.schemas import (
     ViolationIn,
     ViolationOut,
     WorklistItemOut,
+    WorklistQuery,
 )
 
 router = Router(tags=["people"])
@@ -366,7 +366,7 @@ def _as_of(value: dt.date | None) -> dt.date:
     response={200: StatusOut, **ERRORS},
     summary="Measure, phase, colour, abstinence, overdue items and 脱管 on a day (audited read)",
 )
-def get_status(request: HttpRequest, person_id: int, as_of: dt.date | None = None) -> Any:
+def get_status(request: HttpRequest, person_id: int, as_of: date | None = None) -> Any:
     person, status = selectors.person_status(request.user, person_id, _as_of(as_of))
     due = [
         {"kind": item.item, "due_date": item.due_date, "policy_version": item.policy_id}
@@ -400,14 +400,9 @@ def get_status(request: HttpRequest, person_id: int, as_of: dt.date | None = Non
     summary="Due, overdue, 脱管 and eligibility items in my scope (audited)",
 )
 @paginate(PageNumber)
-def get_worklist(
-    request: HttpRequest,
-    as_of: dt.date | None = None,
-    kind: str = "",
-    org_unit: str = "",
-    worker: str = "",
-) -> Any:
+def get_worklist(request: HttpRequest, filters: Query[WorklistQuery]) -> Any:
     require_permission(request.user, VIEW_PERSON)
+    as_of, kind, org_unit, worker = filters.as_of, filters.kind, filters.org_unit, filters.worker
     unit = None
     if org_unit:
         unit = OrgUnit.objects.filter(code=org_unit).first()

@@ -224,3 +224,14 @@ class WorklistItemOut(Schema):
     due_date: dt.date | None
     policy_version: int | None
     worker: str | None
+
+    @staticmethod
+    def resolve_person(obj: Any) -> int:
+        return obj.person_id
+
+
+class WorklistQuery(Schema):
+    as_of: dt.date | None = Field(None, description="the day to evaluate (default today)")
+    kind: str = Field("", description="comma-separated kinds to keep")
+    org_unit: str = Field("", description="code of an org unit in my capture scope")
+    worker: str = Field("", description="username of a worker, or 'me'")
