@@ -1,5 +1,9 @@
 """Pages of the people app: kpis (included by jindu.people.urls)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from jindu.people import views_kpis
+
+urlpatterns: list = [
+    path("kpis/", views_kpis.kpis, name="kpis"),
+]
