@@ -193,3 +193,20 @@ class PolicyBook:
                 best, best_key = version, candidate_key
         self._cache[key] = best
         return best
+
+
+def install_default_policies(policy_model: Any = PolicyVersion) -> None:
+    """Install the shipped defaults as national versions (the data migration does this; a test database
+    flushed by a transactional test gets them back the same way)."""
+    for kind, payload in DEFAULTS.items():
+        policy_model.objects.get_or_create(
+            kind=kind,
+            region=None,
+            effective_from=DEFAULT_EFFECTIVE_FROM,
+            defaults={
+                "label": "Default (shipped)",
+                "payload": payload,
+                "source": "docs/people.md",
+                "is_default": True,
+            },
+        )

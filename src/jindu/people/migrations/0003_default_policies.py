@@ -4,21 +4,9 @@ from django.db import migrations
 
 
 def install_defaults(apps, schema_editor):
-    from jindu.people.policies import DEFAULT_EFFECTIVE_FROM, DEFAULTS
+    from jindu.people.policies import install_default_policies
 
-    PolicyVersion = apps.get_model("core", "PolicyVersion")
-    for kind, payload in DEFAULTS.items():
-        PolicyVersion.objects.get_or_create(
-            kind=kind,
-            region=None,
-            effective_from=DEFAULT_EFFECTIVE_FROM,
-            defaults={
-                "label": "Default (shipped)",
-                "payload": payload,
-                "source": "docs/people.md",
-                "is_default": True,
-            },
-        )
+    install_default_policies(apps.get_model("core", "PolicyVersion"))
 
 
 def remove_defaults(apps, schema_editor):
