@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from jindu.core.errors import ServiceError, join_problems
@@ -21,8 +22,19 @@ from jindu.core.views import ui_errors
 from jindu.people import selectors, services
 from jindu.people.evaluation import evaluate_person
 from jindu.people.forms import ContactForm, DrugTestForm, PersonForm, PersonSearchForm, WorklistFilterForm
-from jindu.people.models import ITEM_LABELS, Person, WorkItemKind
+from jindu.people.models import ITEM_LABELS, Measure, Person, RiskColor, WorkItemKind
 from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
+
+PHASE_LABELS = {
+    "awaiting_report": _lazy("Awaiting 报到"),
+    "year_1": _lazy("Year 1"),
+    "year_2": _lazy("Year 2"),
+    "year_3": _lazy("Year 3"),
+    "suspended": _lazy("Suspended"),
+    "transferring": _lazy("Changing place of execution"),
+    "social_control": _lazy("Social control"),
+}
+ABSTINENT_3Y_LABELS = {"eligible": _lazy("Reached"), "almost": _lazy("Within 90 days"), "no": _lazy("No")}
 
 
 @login_required
@@ -56,6 +68,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "person": person,
             "status": status,
+            "measure_label": Measure(status.measure).label if status.measure else "",
+            "phase_label": PHASE_LABELS.get(status.phase or "", status.phase or ""),
+            "abstinent_3y_label": ABSTINENT_3Y_LABELS[status.abstinent_3y],
+            "risk_label": RiskColor(status.risk_color).label if status.risk_color else "",
+            "schedule": [(ITEM_LABELS.get(i.item, i.item), i) for i in status.schedule],
+            "overdue": [(ITEM_LABELS.get(i.item, i.item), i) for i in status.overdue],
             "may_write": may_write,
             "test_form": DrugTestForm(initial={"kind": "urine", "result": "negative", "sample_date": today}),
             "contact_form": ContactForm(initial={"kind": "visit", "date": today}),
