@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -202,6 +203,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-chain-verify-nightly": {"task": "jindu.core.tasks.verify_audit_chain", "schedule": 24 * 60 * 60},
     "expire-api-tokens-hourly": {"task": "jindu.core.tasks.purge_expired_tokens", "schedule": 60 * 60},
+    # Schedules, 脱管 and eligibility of everyone, shortly after midnight (CELERY_TIMEZONE).
+    "people-evaluation-nightly": {
+        "task": "jindu.people.tasks.evaluate_everyone",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 
 LOGGING = {

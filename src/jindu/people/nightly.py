@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jindu.core.audit import audit_write
+from jindu.core.jobs import JobReporter, register_job
 from jindu.core.models import AuditAction
 from jindu.people.evaluation import PersonStatus, evaluate_persons
 from jindu.people.models import (
@@ -274,3 +275,19 @@ def refresh_person(person_id: int) -> None:
     if day is None or day != timezone.localdate():
         return
     evaluate_and_store([person_id], day, PolicyBook(), snapshots=False, alerts=False)
+
+
+@register_job("people_evaluation")
+def people_evaluation_job(reporter: JobReporter, parameters: dict) -> dict:
+    """The nightly evaluation as a job (its Job row shows progress and outcome to operators)."""
+    as_of = dt.date.fromisoformat(parameters["as_of"]) if parameters.get("as_of") else None
+    run = evaluation_run(as_of)
+    reporter.log(
+        f"evaluated {run.persons} persons for {run.day}: {run.items} items, {run.alerts_raised} alerts"
+    )
+    return {
+        "day": run.day.isoformat(),
+        "persons": run.persons,
+        "items": run.items,
+        "alerts": run.alerts_raised,
+    }

@@ -540,3 +540,28 @@ def test_worklist_stored_and_live_agree_and_leave_after_recording(users, django_
     # Another district's office sees none of them.
     assert api_client(users["district_b"]).get(f"/api/v1/people/worklist?as_of={today}").json()["count"] == 0
     assert add_months(today, 0) == today
+
+
+def test_nightly_job_and_command(users, capsys, django_capture_on_commit_callbacks):
+    from django.core.management import CommandError, call_command
+
+    from jindu.core.jobs import job_start
+    from jindu.core.models import Job
+    from jindu.people.models import EvaluationRun
+    from jindu.people.tasks import evaluate_everyone
+
+    supervised(users)
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate_everyone()  # eager without a broker: the Job row records the run
+    job = Job.objects.get(name="people_evaluation")
+    assert job.status == "completed", job.log
+    assert job.result["persons"] == 1 and "evaluated 1 persons" in job.log
+    with django_capture_on_commit_callbacks(execute=True):
+        job_start(name="people_evaluation", parameters={"as_of": "2022-04-20"})
+    assert EvaluationRun.objects.filter(day=dt.date(2022, 4, 20), persons=1).exists()
+    call_command("evaluate_people", "--as-of", "2022-05-01")
+    assert "evaluated 1 persons for 2022-05-01" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("evaluate_people", "--as-of", "yesterday")
+    with pytest.raises(CommandError, match="future"):
+        call_command("evaluate_people", "--as-of", "2999-01-01")
