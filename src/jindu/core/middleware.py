@@ -30,6 +30,7 @@ class RequestContextMiddleware:
 
 
 IDLE_KEY = "jindu_last_activity"
+ACTIVITY_RESOLUTION_SECONDS = 60
 STARTED_KEY = "jindu_session_started"
 
 
@@ -80,5 +81,8 @@ class IdleTimeoutMiddleware:
                     response["HX-Redirect"] = "/login/"
                     return response
                 return redirect("core:login")
-            request.session[IDLE_KEY] = now
+            # Activity is stored at most once a minute: a session write per request would cost every page
+            # three queries for a timeout measured in minutes.
+            if last is None or now - int(last) >= ACTIVITY_RESOLUTION_SECONDS:
+                request.session[IDLE_KEY] = now
         return self.get_response(request)

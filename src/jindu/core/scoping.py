@@ -134,6 +134,23 @@ def active_grant(user: Any, obj: models.Model, now: dt.datetime | None = None) -
     )
 
 
+def in_capture_scope(user: Any, org_unit_id: int) -> bool:
+    """Whether the org unit lies in the user's capture scope: one query (the closure joined with the
+    user's capture roots), or none when the roots are already loaded and empty."""
+    cached = getattr(user, "_capture_root_ids", None)
+    if cached is not None:
+        return in_roots(org_unit_id, cached)
+    return OrgUnitClosure.objects.filter(
+        descendant_id=org_unit_id, ancestor_id__in=user.capture_scope.values("pk")
+    ).exists()
+
+
+def accessed_in_capture_scope(obj: models.Model) -> bool:
+    """Whether ``access_object`` let the user at this object through their capture scope (not by breaking
+    the glass): such a user may also write it."""
+    return getattr(obj, "_jindu_access", "") == "capture"
+
+
 def in_roots(org_unit_id: int, roots: frozenset[int]) -> bool:
     return (
         bool(roots)
@@ -168,15 +185,15 @@ def access_object(
     org_unit_id = getattr(obj, f"{getattr(model, 'scope_org_field', 'org_unit')}_id")
     if getattr(obj, "sealed", False):
         _check_sealed_access(user, obj, org_unit_id, action)
-    elif action == WRITE:
-        if not in_roots(org_unit_id, capture_root_ids(user)):
+    elif action == WRITE or getattr(model, "protected", False):
+        if in_capture_scope(user, org_unit_id):
+            obj._jindu_access = "capture"
+        elif action == WRITE or not in_roots(org_unit_id, search_root_ids(user)):
             raise NotFound()
-    elif getattr(model, "protected", False):
-        if not in_roots(org_unit_id, capture_root_ids(user)):
-            if not in_roots(org_unit_id, search_root_ids(user)):
-                raise NotFound()
-            if active_grant(user, obj) is None:
-                raise BreakGlassRequired(object_type_label(model), str(obj.pk))
+        elif active_grant(user, obj) is None:
+            raise BreakGlassRequired(object_type_label(model), str(obj.pk))
+        else:
+            obj._jindu_access = "break_glass"
     elif not in_roots(org_unit_id, search_root_ids(user)):
         raise NotFound()
     if audit:

@@ -14,7 +14,14 @@ from ninja.pagination import paginate
 from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber
 from jindu.core.errors import NotFound, ServiceError
 from jindu.core.models import OrgUnit, User
-from jindu.core.scoping import WRITE, access_object, require_permission
+from jindu.core.scoping import (
+    WRITE,
+    access_object,
+    capture_root_ids,
+    path_condition,
+    require_permission,
+    root_paths,
+)
 from jindu.people import selectors, services
 from jindu.people.models import Enrollment, Person
 from jindu.people.permissions import ASSESS_PERSON, VIEW_PERSON
@@ -410,7 +417,14 @@ def get_worklist(request: HttpRequest, filters: Query[WorklistQuery]) -> Any:
             raise NotFound()
     worker_user = None
     if worker:
-        worker_user = request.user if worker == "me" else User.objects.filter(username=worker).first()
+        # Only a worker inside my own capture scope: a name elsewhere answers 404 like a missing one.
+        worker_user = (
+            request.user
+            if worker == "me"
+            else User.objects.filter(username=worker)
+            .filter(path_condition(root_paths(capture_root_ids(request.user))))
+            .first()
+        )
         if worker_user is None:
             raise NotFound()
     entries = selectors.worklist(

@@ -456,3 +456,49 @@ def evaluate_persons(
 
 def evaluate_person(person: Any, as_of: dt.date, book: PolicyBook | None = None) -> PersonStatus:
     return evaluate_persons([person.pk], as_of, book)[0]
+
+
+def _item_row(item: WorkItem) -> list[Any]:
+    return [item.kind, item.item, item.due_date.isoformat() if item.due_date else None, item.policy_id]
+
+
+def _item_of(row: list[Any]) -> WorkItem:
+    return WorkItem(row[0], row[1], dt.date.fromisoformat(row[2]) if row[2] else None, row[3])
+
+
+def status_detail(status: PersonStatus) -> dict[str, Any]:
+    """What ``PersonState`` keeps beyond its columns, as JSON."""
+    return {
+        "measure": status.measure,
+        "enrollment": status.enrollment_id,
+        "phase": status.phase,
+        "anchor_kind": status.anchor_kind,
+        "schedule": [_item_row(item) for item in status.schedule],
+        "items": [_item_row(item) for item in status.items],
+        "policies": status.policy_ids,
+    }
+
+
+def status_from_state(state: Any) -> PersonStatus:
+    """The stored evaluation of a person (``PersonState``) as a ``PersonStatus``."""
+    detail = state.detail or {}
+    anchor = state.abstinence_anchor
+    return PersonStatus(
+        person_id=state.person_id,
+        as_of=state.as_of,
+        control_status=state.control_status,
+        measure=detail.get("measure"),
+        enrollment_id=detail.get("enrollment"),
+        phase=detail.get("phase"),
+        risk_color=state.risk_color or None,
+        abstinence_anchor=anchor,
+        anchor_kind=detail.get("anchor_kind"),
+        abstinent_days=(state.as_of - anchor).days if anchor else None,
+        lost_contact=state.lost_contact,
+        abstinent_3y=state.abstinent_3y,
+        schedule=[_item_of(row) for row in detail.get("schedule", [])],
+        items=[_item_of(row) for row in detail.get("items", [])],
+        tests_up_to_date=state.tests_up_to_date,
+        contacts_up_to_date=state.contacts_up_to_date,
+        policy_ids=detail.get("policies", {}),
+    )

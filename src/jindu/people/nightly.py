@@ -21,7 +21,7 @@ from django.utils import timezone
 from jindu.core.audit import audit_write
 from jindu.core.jobs import JobReporter, register_job
 from jindu.core.models import AuditAction
-from jindu.people.evaluation import PersonStatus, evaluate_persons
+from jindu.people.evaluation import PersonStatus, evaluate_persons, status_detail
 from jindu.people.models import (
     Alert,
     AlertEscalation,
@@ -47,6 +47,7 @@ STATE_FIELDS = [
     "tests_up_to_date",
     "contacts_up_to_date",
     "next_due",
+    "detail",
     "worker",
     "org_unit",
     "org_path",
@@ -91,6 +92,7 @@ def _store(
                 tests_up_to_date=status.tests_up_to_date,
                 contacts_up_to_date=status.contacts_up_to_date,
                 next_due=status.next_due,
+                detail=status_detail(status),
                 worker_id=worker_id,
                 org_unit_id=org_unit_id,
                 org_path=org_path,

@@ -14,8 +14,8 @@ from jindu.core.fields import blind_index
 from jindu.core.models import OrgUnit
 from jindu.core.scoping import access_object, capture_root_ids, in_roots, path_condition
 from jindu.core.validators import normalize_id_number
-from jindu.people.evaluation import PersonStatus, evaluate_person, evaluate_persons
-from jindu.people.models import Person, WorklistItem
+from jindu.people.evaluation import PersonStatus, evaluate_person, evaluate_persons, status_from_state
+from jindu.people.models import Person, PersonState, WorklistItem
 from jindu.people.nightly import latest_run_day
 from jindu.people.policies import PolicyBook
 
@@ -79,6 +79,13 @@ def person_status(user: Any, person_id: Any, as_of: dt.date) -> tuple[Person, Pe
     """The evaluation of one person on ``as_of`` (an audited read of the person)."""
     person = access_person(user, person_id)
     return person, evaluate_person(person, as_of)
+
+
+def person_status_today(person: Person, today: dt.date) -> PersonStatus:
+    """Today's evaluation of a person already loaded through a scoped fetcher: the stored state when the
+    nightly run (kept current after each write) covers today, else a live evaluation."""
+    stored = PersonState.objects.filter(person=person, as_of=today).first()
+    return status_from_state(stored) if stored is not None else evaluate_person(person, today)
 
 
 def _scoped_persons(user: Any, *, org_unit: OrgUnit | None, worker: Any | None) -> QuerySet[Person]:

@@ -101,9 +101,14 @@ def person_register(
             fields={"id_number": _("already registered")},
         )
     birth_date = id_number_birth_date(clean_id)
-    twin = Person.objects.filter(
-        name_index=blind_index(name, context="people.person.name"), birth_date=birth_date
-    ).first()
+    # Flag a namesake only where the registering user could look at it: never a sealed (无感化) record, and
+    # never a record outside their own scope (the flag must not reveal that somebody exists elsewhere).
+    namesakes = Person.objects.filter(
+        name_index=blind_index(name, context="people.person.name"), birth_date=birth_date, sealed=False
+    )
+    if actor is not None:
+        namesakes = namesakes.for_user(actor)
+    twin = namesakes.order_by("pk").first()
     try:
         with transaction.atomic():
             person = Person.objects.create(

@@ -17,10 +17,9 @@ from django.views.decorators.http import require_POST
 
 from jindu.core.errors import ServiceError, join_problems
 from jindu.core.forms import add_service_error
-from jindu.core.scoping import WRITE, access_object, capture_root_ids, in_roots, require_permission, user_may
+from jindu.core.scoping import WRITE, access_object, accessed_in_capture_scope, require_permission, user_may
 from jindu.core.views import ui_errors
 from jindu.people import selectors, services
-from jindu.people.evaluation import evaluate_person
 from jindu.people.forms import ContactForm, DrugTestForm, PersonForm, PersonSearchForm, WorklistFilterForm
 from jindu.people.models import ITEM_LABELS, Measure, Person, RiskColor, WorkItemKind
 from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
@@ -57,11 +56,9 @@ def person_list(request: HttpRequest) -> HttpResponse:
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The person's file: identity (masked), today's evaluation, the schedule, and quick record forms."""
     person = selectors.access_person(request.user, pk)
-    status = evaluate_person(person, timezone.localdate())
-    may_write = user_may(request.user, Person, WRITE) and in_roots(
-        person.org_unit_id, capture_root_ids(request.user)
-    )
     today = timezone.localdate()
+    status = selectors.person_status_today(person, today)
+    may_write = user_may(request.user, Person, WRITE) and accessed_in_capture_scope(person)
     return render(
         request,
         "people/person_detail.html",

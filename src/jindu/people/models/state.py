@@ -41,6 +41,8 @@ class PersonState(OrgScopedModel):
     tests_up_to_date = models.BooleanField(_("tests up to date"), default=True)
     contacts_up_to_date = models.BooleanField(_("contacts up to date"), default=True)
     next_due = models.DateField(_("next due"), null=True, blank=True)
+    # The rest of the evaluation (phase, anchor kind, schedule, items) so the person page needs no re-run.
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
