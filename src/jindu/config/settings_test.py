@@ -16,3 +16,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "jindu.core.testing.sampleapp"]
 ROOT_URLCONF = "jindu.core.testing.sampleapp.urls"
 JINDU_AUTH_RATE_LIMIT = 1000
 JINDU_EXTRA_API_ROUTERS = [("/sample/", "jindu.core.testing.sampleapp.api.router")]
+# Argon2 still (tests check the format), at a cost that lets hundreds of tests create accounts quickly.
+PASSWORD_HASHERS = ["jindu.core.testing.hashers.CheapArgon2PasswordHasher"]
