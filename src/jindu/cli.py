@@ -86,10 +86,10 @@ def command_demo(args: argparse.Namespace) -> int:
         bar = _progress(len(synthetic_tree()), "demo org units")
         accounts = generate_demo(progress=bar.update)
         bar.close()
-        from jindu.people.demo import generate_demo_persons
+        from jindu.people.demo import DEFAULT_COUNT, generate_demo_persons
 
-        bar = _progress(300, "demo persons")
-        generate_demo_persons(count=300, progress=bar.update)
+        bar = _progress(DEFAULT_COUNT, "demo persons and their history")
+        generate_demo_persons(count=DEFAULT_COUNT, progress=bar.update)
         bar.close()
         text = credentials_text(accounts, url)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,11 @@ from jindu.core.scoping import (
     root_paths,
 )
 from jindu.people import selectors, services
-from jindu.people.models import Enrollment, Person
+from jindu.people.models import Alert, Enrollment, Person
 from jindu.people.permissions import ASSESS_PERSON, VIEW_PERSON
 from jindu.people.schemas import (
     AbstinenceIn,
+    AlertOut,
     ContactIn,
     DateIn,
     DrugTestIn,
@@ -39,6 +40,7 @@ from jindu.people.schemas import (
     PersonIn,
     PersonOut,
     ReasonDateIn,
+    ResolveIn,
     RiskIn,
     RiskOut,
     SeizureIn,
@@ -452,3 +454,23 @@ class _WorklistView:
 
     def count(self) -> int:
         return self.entries.count() if hasattr(self.entries, "model") else len(self.entries)
+
+
+# Alerts -----------------------------------------------------------------------------------------------
+
+
+@router.get("/alerts", response={200: list[AlertOut], **ERRORS}, summary="Alerts in my scope (audited)")
+@paginate(PageNumber)
+def list_alerts(request: HttpRequest, kind: str = "", open: bool = True) -> Any:
+    return selectors.alerts_search(request.user, kind=kind, open_only=open)
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response={200: AlertOut, 409: ErrorOut, **ERRORS},
+    summary="Resolve an alert with what was done",
+)
+def resolve_alert(request: HttpRequest, alert_id: int, payload: ResolveIn) -> Any:
+    alert = access_object(request.user, Alert.objects.select_related("person"), alert_id, action=WRITE)
+    services.alert_resolve(actor=request.user, alert=alert, date=payload.date, resolution=payload.resolution)
+    return alert

@@ -9,9 +9,10 @@ measures and worker assignments. Finally the nightly evaluation runs, for a few 
 snapshots for the KPIs, 脱管 alerts with their escalation) and for today (state and worklists).
 
 Speed matters (the whole ``jindu demo`` setup should take a minute or two on a small machine), so rows
-are written with ``bulk_create`` in one transaction instead of through the services (which write an
-audit record per row and re-evaluate the person after every write); one summary audit record covers
-the seeding. What the services would have done is mirrored here: ``org_path`` on every row, blind
+are written in bulk in one transaction instead of through the services (which write an audit record
+per row and re-evaluate the person after every write): ``bulk_create`` for persons, enrollments and
+alerts (other rows need their ids), ``executemany`` built from the models' own fields for the rest;
+one summary audit record covers the seeding. What the services would have done is mirrored here: ``org_path`` on every row, blind
 indexes, the dated ``EnrollmentEvent`` rows the evaluation reads, alerts with their escalation steps,
 the 15-day reporting window, terms counted from 报到, the art. 20 violation counters, and sealing.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import functools
 import itertools
 import random
 from collections import Counter
@@ -57,6 +57,7 @@ from jindu.people.models import (
     Violation,
     WorkerAssignment,
 )
+from jindu.people.nightly import evaluation_run
 from jindu.people.policies import ABSTINENCE_POLICY, CONTACT_POLICY, RISK_INSTRUMENT, Policy, PolicyBook
 from jindu.people.services import REPORT_DAYS, sex_from_id_number
 
@@ -77,8 +78,10 @@ SUBSTANCE_CLASS = {
 
 DEFAULT_COUNT = 5000
 HISTORY_YEARS = 3  # tests, contacts and gradings are written for this many years back
-SNAPSHOT_DAYS = 90  # compliance snapshots (past evaluations) cover this many days back …
-SNAPSHOT_STEP_DAYS = 7  # … one evaluation every this many days
+# Compliance snapshots for past days come from real evaluation runs (each takes a second or two for 5000
+# persons), so only every SNAPSHOT_STEP_DAYS-th day of the last SNAPSHOT_DAYS days is evaluated.
+SNAPSHOT_DAYS = 90
+SNAPSHOT_STEP_DAYS = 14
 PERSONS_PER_WORKER = 25  # persons placed in each demo social worker's capture scope
 
 # Where persons stand today, as shares of all persons (the rest are merely registered).
@@ -201,7 +204,7 @@ class _Case:
     violations: list[dt.date] = field(default_factory=list)
     colour: str | None = None
     mode: str = "compliant"
-    rows: list[Model] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # model instances and _Row
     # 指派: (worker, from, until) once assigned; records on those days name the worker.
     assignment: tuple[User | None, dt.date | None, dt.date | None] = (None, None, None)
 
@@ -297,7 +300,7 @@ def _risk_answers(instrument: Policy) -> dict[tuple[str, str], list[tuple[dict[s
 
 
 class _DemoBuilder:
-    """Builds the cases of all persons in memory; ``write`` stores them in bulk."""
+    """Builds the cases of all persons in memory (``_write`` then stores them in bulk)."""
 
     def __init__(
         self,
@@ -315,17 +318,20 @@ class _DemoBuilder:
         self.workers = workers
         self.book = PolicyBook()
         city_path = executors[0].path if executors else ""
-        self.contact_policy = self.book.resolve(CONTACT_POLICY, city_path, today)
-        self.abstinence_policy = self.book.resolve(ABSTINENCE_POLICY, city_path, today)
-        self.instrument = self.book.resolve(RISK_INSTRUMENT, city_path, today)
-        if self.contact_policy is None or self.abstinence_policy is None or self.instrument is None:
+        contact_policy = self.book.resolve(CONTACT_POLICY, city_path, today)
+        abstinence_policy = self.book.resolve(ABSTINENCE_POLICY, city_path, today)
+        instrument = self.book.resolve(RISK_INSTRUMENT, city_path, today)
+        if contact_policy is None or abstinence_policy is None or instrument is None:
             raise RuntimeError("the people policies are not installed (run the migrations)")
+        self.contact_policy: Policy = contact_policy
+        self.abstinence_policy: Policy = abstinence_policy
+        self.instrument: Policy = instrument
         abstinence = self.abstinence_policy.payload
         self.abstinent_years = abstinence.get("abstinent_years", 3)
         self.no_contact_years = abstinence.get("no_contact_years", 8)
         self.almost_days = abstinence.get("almost_days", 90)
         self.grace_days = self.contact_policy.payload.get("grace_days", 7)
-        self.contact_kinds = [k for k in self.contact_policy.payload.get("contact_kinds", ["visit", "talk"])]
+        self.contact_kinds = list(self.contact_policy.payload.get("contact_kinds", ["visit", "talk"]))
         self.reassess_months = self.instrument.payload.get("reassess_months", 6)
         self.answers = _risk_answers(self.instrument)
         self.rule_cache: dict[tuple[str, int | None, str | None], dict[str, int]] = {}
@@ -342,7 +348,7 @@ class _DemoBuilder:
     def intervals(self, measure: str, phase_year: int | None, colour: str | None) -> dict[str, int]:
         key = (measure, phase_year, colour)
         if key not in self.rule_cache:
-            self.rule_cache[key] = contact_rule(self.contact_policy, measure, phase_year, colour)  # type: ignore[arg-type]
+            self.rule_cache[key] = contact_rule(self.contact_policy, measure, phase_year, colour)
         return self.rule_cache[key]
 
     @staticmethod
@@ -470,6 +476,7 @@ class _DemoBuilder:
     def release(self, case: _Case, enrollment: Enrollment) -> Enrollment:
         """期满解除 at the term end and the social-control enrollment that starts that day."""
         day = enrollment.term_end
+        assert day is not None  # set at 报到
         enrollment.status, enrollment.ended_on = "released", day
         self.event(case, enrollment, "released", day)
         social = self.scoped(
@@ -491,9 +498,9 @@ class _DemoBuilder:
         """A first treatment measure whose term ended on (about) ``release_day``, and its social control."""
         reported = add_months(release_day, -36)
         treatment = self.treatment(case, reported)
-        segment_end = treatment.term_end - _days(1)
-        case.segments.append(_Segment(treatment, reported, segment_end, reported))
-        return treatment, self.release(case, treatment)
+        social = self.release(case, treatment)
+        case.segments.append(_Segment(treatment, reported, social.decision_date - _days(1), reported))
+        return treatment, social
 
     def violation_series(
         self, case: _Case, enrollment: Enrollment, days: list[dt.date], *, serious: bool
@@ -654,8 +661,8 @@ class _DemoBuilder:
         decided_again = reported_again - _days(rng.randint(0, REPORT_DAYS))
         relapse = decided_again - _days(rng.randint(7, 30))
         release = relapse - _days(rng.randint(60, 600))
-        first, social = self.released_before(case, release)
-        release = first.term_end
+        _first, social = self.released_before(case, release)
+        release = social.decision_date
         relapse = max(relapse, release + _days(30))
         social_segment = _Segment(social, release, relapse, None, positives=[relapse])
         case.segments.append(social_segment)
@@ -805,12 +812,14 @@ class _DemoBuilder:
             + [(day, "violation") for day in case.violations]
         )
         dates: list[tuple[dt.date, str]] = []
-        for index, segment in enumerate(case.segments):
+        for segment in case.segments:
             if segment.end < window:
                 continue
-            social_start = segment.enrollment.measure == "social_control"
-            first_trigger = "release" if social_start else ("intake" if index == 0 else "scheduled")
-            if index > 0 and case.segments[index - 1].enrollment is segment.enrollment:
+            if segment.enrollment.measure == "social_control":
+                first_trigger = "release"
+            elif segment.start == segment.enrollment.reported_on:
+                first_trigger = "intake"
+            else:
                 first_trigger = "scheduled"  # resumed after a suspension
             day = max(segment.start + _days(rng.randint(0, 7)), window)
             trigger = first_trigger if day - segment.start < _days(10) else "scheduled"
@@ -860,7 +869,7 @@ class _DemoBuilder:
 
     def worker_on(self, case: _Case, day: dt.date) -> User | None:
         worker, start, end = case.assignment
-        if worker is None or day < start or (end is not None and day >= end):
+        if worker is None or start is None or day < start or (end is not None and day >= end):
             return None
         return worker
 
@@ -1020,7 +1029,7 @@ class _DemoBuilder:
             # 复吸: an alert at the worker; older ones were dealt with (reassessed or a new measure).
             resolved = None
             if (self.today - day).days > 60:
-                resolved = (day + _days(rng.randint(3, 30)), "reassessed")
+                resolved = (day + _days(rng.randint(8, 30)), "reassessed")
             self.alert(case, segment.enrollment, "relapse", day, resolved)
 
     def help_measures(self, case: _Case) -> None:
@@ -1050,7 +1059,9 @@ class _DemoBuilder:
 
     def assign(self, case: _Case) -> None:
         """指派 to a social worker whose capture scope holds the residence (before a transfer: the old one)."""
-        unit = case.old_unit if case.transfer_day and case.category == "transferring" else case.unit
+        unit = case.unit
+        if case.category == "transferring" and case.old_unit is not None:
+            unit = case.old_unit
         eligible = [user for user, paths in self.workers if any(unit.path.startswith(p) for p in paths)]
         if not eligible:
             return
@@ -1104,26 +1115,8 @@ def _insert(model: type[Model], rows: list[_Row], now: dt.datetime) -> None:
     ops = connection.ops
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     stamp = ops.adapt_datetimefield_value(now)
-    getters: list[Callable[[dict[str, Any]], Any]] = []
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            getters.append(lambda values, stamp=stamp: stamp)
-        elif f.is_relation:
-            getters.append(
-                lambda values, f=f: (
-                    values[f.attname] if f.attname in values else getattr(values.get(f.name), "pk", None)
-                )
-            )
-        else:
-            default = f.get_default()
-            if isinstance(f, models.DateField):
-                convert: Callable[[Any], Any] = ops.adapt_datefield_value
-            elif isinstance(f, PLAIN_FIELDS) and not isinstance(f, EncryptedTextField):
-                convert = _identity
-            else:
-                convert = functools.partial(_prepare, f)
-            getters.append(lambda values, f=f, d=default, c=convert: c(values.get(f.name, d)))
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    getters = [_getter(f, stamp) for f in fields]
+    columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
     sql = (
         f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
@@ -1135,12 +1128,21 @@ def _insert(model: type[Model], rows: list[_Row], now: dt.datetime) -> None:
             )
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _prepare(f: models.Field, value: Any) -> Any:
-    return f.get_db_prep_save(_ids(value), connection)
+def _getter(f: Any, stamp: Any) -> Callable[[dict[str, Any]], Any]:
+    """How to take one column's database value from a row's values."""
+    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        return lambda values: stamp
+    if f.is_relation:
+        return lambda values: (
+            values[f.attname] if f.attname in values else getattr(values.get(f.name), "pk", None)
+        )
+    default = f.get_default()
+    if isinstance(f, models.DateField):
+        adapt = connection.ops.adapt_datefield_value
+        return lambda values: adapt(values.get(f.name, default))
+    if isinstance(f, PLAIN_FIELDS) and not isinstance(f, EncryptedTextField):
+        return lambda values: values.get(f.name, default)
+    return lambda values: f.get_db_prep_save(_ids(values.get(f.name, default)), connection)
 
 
 def _write(cases: list[_Case], progress: _Progress, start: float, share: float) -> Counter:
@@ -1157,7 +1159,7 @@ def _write(cases: list[_Case], progress: _Progress, start: float, share: float) 
     counts: Counter = Counter()
     steps = len(instances) + len(rows)
     for index, (model, batch) in enumerate(instances.items()):
-        model.objects.bulk_create(batch, batch_size=500)
+        model._default_manager.bulk_create(batch, batch_size=500)
         counts[model._meta.model_name] = len(batch)
         progress.to(start + share * (index + 1) / steps)
     now = timezone.now()
@@ -1171,9 +1173,7 @@ def _write(cases: list[_Case], progress: _Progress, start: float, share: float) 
 def _evaluate(today: dt.date, days_back: int, step: int) -> int:
     """The nightly evaluation for a few past days (oldest first: snapshots, 脱管 alerts climbing their
     levels) and finally for today (state and worklists)."""
-    from jindu.people.nightly import evaluation_run
-
-    past = [today - _days(back) for back in range(days_back, 0, -step)] if step > 0 else []
+    past = [today - _days(step * k) for k in range(days_back // step, 0, -1)] if step > 0 else []
     for day in [*past, today]:
         evaluation_run(as_of=day)
     return len(past) + 1

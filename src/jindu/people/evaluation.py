@@ -270,8 +270,12 @@ def evaluate(facts: PersonFacts, as_of: dt.date, book: PolicyBook) -> PersonStat
         ("positive_test", facts.last_positive),
         ("seizure", _latest(facts.last_seizure, facts.first_found_date)),
     ]
+    # Only a measure the person actually underwent (reported to) ends with an anchor; a never-reported
+    # order (未报到) ends in a referral, not in a period of supervised abstinence.
     ended = [
-        e.ended_on for e in facts.enrollments if e.measure in TREATMENT and e.ended_on and e.ended_on <= as_of
+        e.ended_on
+        for e in facts.enrollments
+        if e.measure in TREATMENT and e.reported_on and e.ended_on and e.ended_on <= as_of
     ]
     if ended:
         anchors.append(("measure_end", max(ended)))
@@ -392,6 +396,8 @@ def _evaluate_abstinence(
     anchor = status.abstinence_anchor
     if policy is None or anchor is None or (current is not None and current.measure in TREATMENT):
         return
+    if status.control_status in ("referred", "ended"):
+        return  # with the police (强戒) or out of the programme: nothing to assess here
     if status.control_status == "no_contact":
         status.abstinent_3y = "eligible"
         return

@@ -114,27 +114,36 @@ def _store(
                 )
             )
         if snapshots and status.control_status in ("under_measure", "social_control"):
-            day_snapshots.append(
-                ComplianceSnapshot(
-                    person_id=status.person_id,
-                    day=as_of,
-                    measure=status.measure or "",
-                    risk_color=status.risk_color or "",
-                    tests_up_to_date=status.tests_up_to_date,
-                    contacts_up_to_date=status.contacts_up_to_date,
-                    lost_contact=status.lost_contact,
-                    org_unit_id=org_unit_id,
-                    org_path=org_path,
-                )
-            )
+            day_snapshots.append(_snapshot(status, persons[status.person_id], as_of))
     WorklistItem.objects.filter(person_id__in=person_ids).delete()
     PersonState.objects.bulk_create(
         states, update_conflicts=True, unique_fields=["person"], update_fields=STATE_FIELDS
     )
     WorklistItem.objects.bulk_create(items)
-    if day_snapshots:
+    _write_snapshots(day_snapshots)
+    return len(items)
+
+
+def _snapshot(
+    status: PersonStatus, person: tuple[int, str, int | None], as_of: dt.date
+) -> ComplianceSnapshot:
+    return ComplianceSnapshot(
+        person_id=status.person_id,
+        day=as_of,
+        measure=status.measure or "",
+        risk_color=status.risk_color or "",
+        tests_up_to_date=status.tests_up_to_date,
+        contacts_up_to_date=status.contacts_up_to_date,
+        lost_contact=status.lost_contact,
+        org_unit_id=person[0],
+        org_path=person[1],
+    )
+
+
+def _write_snapshots(snapshots: list[ComplianceSnapshot]) -> None:
+    if snapshots:
         ComplianceSnapshot.objects.bulk_create(
-            day_snapshots,
+            snapshots,
             update_conflicts=True,
             unique_fields=["person", "day"],
             update_fields=[
@@ -145,7 +154,18 @@ def _store(
                 "lost_contact",
             ],
         )
-    return len(items)
+
+
+def _store_snapshots(
+    statuses: list[PersonStatus], persons: dict[int, tuple[int, str, int | None]], as_of: dt.date
+) -> int:
+    snapshots = [
+        _snapshot(status, persons[status.person_id], as_of)
+        for status in statuses
+        if status.control_status in ("under_measure", "social_control")
+    ]
+    _write_snapshots(snapshots)
+    return len(snapshots)
 
 
 def _sync_lost_contact_alerts(
@@ -210,30 +230,56 @@ def _sync_lost_contact_alerts(
 
 
 def evaluate_and_store(
-    person_ids: Iterable[int], as_of: dt.date, book: PolicyBook, *, snapshots: bool, alerts: bool
+    person_ids: Iterable[int],
+    as_of: dt.date,
+    book: PolicyBook,
+    *,
+    snapshots: bool,
+    alerts: bool,
+    current: bool = True,
 ) -> tuple[int, int, int]:
-    """Evaluate these persons on ``as_of`` and store the results in one transaction.
-    Returns (persons, worklist items, alerts raised)."""
+    """Evaluate these persons on ``as_of`` and store the results in one transaction: state, worklist,
+    snapshots and alerts when ``as_of`` is the current day of the stored results, else only snapshots.
+    Returns (persons, worklist items or snapshots, alerts raised)."""
     ids = list(person_ids)
-    persons = {
-        pk: (org_unit_id, org_path, worker_id)
-        for pk, org_unit_id, org_path, worker_id in Person.objects.filter(
-            pk__in=ids, sealed=False
-        ).values_list("pk", "org_unit_id", "org_path", "assigned_worker_id")
-    }
+    persons: dict[int, tuple[int, str, int | None]] = {}
+    recorded_status: dict[int, str] = {}
+    for pk, org_unit_id, org_path, worker_id, control_status in Person.objects.filter(
+        pk__in=ids, sealed=False
+    ).values_list("pk", "org_unit_id", "org_path", "assigned_worker_id", "control_status"):
+        persons[pk] = (org_unit_id, org_path, worker_id)
+        recorded_status[pk] = control_status
     statuses = evaluate_persons(list(persons), as_of, book)
     with transaction.atomic():
+        if not current:
+            # A past day (a backfill): only its snapshots; today's state, worklist and alerts stay.
+            return len(statuses), _store_snapshots(statuses, persons, as_of), 0
         items = _store(statuses, persons, as_of, snapshots=snapshots)
-        raised = 0
-        if alerts:
-            raised = _sync_lost_contact_alerts(statuses, persons, as_of, book)
+        _sync_control_status(statuses, recorded_status, as_of)
+        raised = _sync_lost_contact_alerts(statuses, persons, as_of, book) if alerts else 0
     return len(statuses), items, raised
+
+
+def _sync_control_status(statuses: list[PersonStatus], recorded: dict[int, str], as_of: dt.date) -> None:
+    """Keep ``Person.control_status`` equal to what the records say (e.g. a 查获 after 戒断三年 was
+    confirmed puts the person back under observation)."""
+    changed: dict[str, list[int]] = {}
+    for status in statuses:
+        if recorded.get(status.person_id) != status.control_status:
+            changed.setdefault(status.control_status, []).append(status.person_id)
+    for control_status, person_ids in changed.items():
+        Person.objects.filter(pk__in=person_ids).update(
+            control_status=control_status, control_status_since=as_of
+        )
 
 
 def evaluation_run(as_of: dt.date | None = None, *, batch_size: int = BATCH_SIZE) -> EvaluationRun:
     """Evaluate everyone who is not sealed for ``as_of`` (default today): state, worklist, snapshots and
-    脱管 alerts. Safe to run again for the same day (it replaces that day's results)."""
+    脱管 alerts. Safe to run again for the same day (it replaces that day's results). A day before the
+    latest run only backfills that day's compliance snapshots (for the KPIs)."""
     as_of = as_of or timezone.localdate()
+    latest = latest_run_day()
+    current = latest is None or as_of >= latest
     run = EvaluationRun.objects.create(day=as_of, started_at=timezone.now())
     book = PolicyBook()
     started = time.perf_counter()
@@ -247,7 +293,9 @@ def evaluation_run(as_of: dt.date | None = None, *, batch_size: int = BATCH_SIZE
         if not ids:
             break
         last_id = ids[-1]
-        persons, items, raised = evaluate_and_store(ids, as_of, book, snapshots=True, alerts=True)
+        persons, items, raised = evaluate_and_store(
+            ids, as_of, book, snapshots=True, alerts=True, current=current
+        )
         run.persons += persons
         run.items += items
         run.alerts_raised += raised

@@ -198,7 +198,9 @@ class PolicyBook:
 def install_default_policies(policy_model: Any = PolicyVersion) -> None:
     """Install the shipped defaults as national versions (the data migration does this; a test database
     flushed by a transactional test gets them back the same way)."""
-    for kind, payload in DEFAULTS.items():
+    from jindu.people.kpis import DEFAULT_KPI_DEFINITIONS, KPI_DEFINITIONS
+
+    for kind, payload in {**DEFAULTS, KPI_DEFINITIONS: DEFAULT_KPI_DEFINITIONS}.items():
         policy_model.objects.get_or_create(
             kind=kind,
             region=None,

@@ -235,3 +235,35 @@ class WorklistQuery(Schema):
     kind: str = Field("", description="comma-separated kinds to keep")
     org_unit: str = Field("", description="code of an org unit in my capture scope")
     worker: str = Field("", description="username of a worker, or 'me'")
+
+
+class AlertOut(Schema):
+    id: int
+    person: int
+    person_name: str = Field(description="masked")
+    kind: str = Field(description="lost_contact | relapse | serious_violation")
+    level: str = Field(description="worker | street_office | police")
+    raised_on: dt.date
+    resolved_on: dt.date | None
+    resolution: str
+    escalations: list[dict[str, Any]]
+
+    @staticmethod
+    def resolve_person(obj: Any) -> int:
+        return obj.person_id
+
+    @staticmethod
+    def resolve_person_name(obj: Any) -> str:
+        return obj.person.name_masked
+
+    @staticmethod
+    def resolve_escalations(obj: Any) -> list[dict[str, Any]]:
+        return [
+            {"level": step.level, "date": step.date.isoformat(), "note": step.note}
+            for step in obj.escalations.all()
+        ]
+
+
+class ResolveIn(Schema):
+    date: dt.date
+    resolution: str = Field(..., max_length=200)

@@ -15,7 +15,7 @@ from jindu.core.models import OrgUnit
 from jindu.core.scoping import access_object, capture_root_ids, in_roots, path_condition
 from jindu.core.validators import normalize_id_number
 from jindu.people.evaluation import PersonStatus, evaluate_person, evaluate_persons, status_from_state
-from jindu.people.models import Person, PersonState, WorklistItem
+from jindu.people.models import Alert, Person, PersonState, WorklistItem
 from jindu.people.nightly import latest_run_day
 from jindu.people.policies import PolicyBook
 
@@ -176,3 +176,24 @@ def worklist_entry(item: WorklistItem) -> WorklistEntry:
         policy_version=item.policy_id,
         worker=item.worker.username if item.worker else None,
     )
+
+
+def alerts_search(user: Any, *, kind: str = "", open_only: bool = True) -> QuerySet[Alert]:
+    """Alerts about persons the user manages (never a sealed person's), newest first; audited as SEARCH."""
+    alerts = (
+        Alert.objects.for_user(user)
+        .select_related("person")
+        .prefetch_related("escalations")
+        .order_by("org_path", "-raised_on", "id")
+    )
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    if open_only:
+        alerts = alerts.filter(resolved_on__isnull=True)
+    audit_search(
+        actor=user,
+        object_type="people.alert",
+        query={"kind": kind, "open": open_only},
+        results=alerts.count(),
+    )
+    return alerts

@@ -1080,3 +1080,29 @@ def _seal_person(person_id: int, date: dt.date) -> None:
     people_models.WorkerAssignment.objects.filter(person_id=person_id, end__isnull=True).update(end=date)
     people_models.PersonState.objects.filter(person_id=person_id).delete()
     people_models.WorklistItem.objects.filter(person_id=person_id).delete()
+
+
+# Alerts -----------------------------------------------------------------------------------------------
+
+
+def alert_resolve(*, actor: Any, alert: Any, date: dt.date, resolution: str) -> Any:
+    """Close an open alert with what was done (a relapse handled, a person found again…). A 脱管 alert
+    that is closed by hand while the person is still lost is raised again by the next evaluation."""
+    from jindu.people.models import AlertEscalation
+
+    _not_in_future(date, "date")
+    if alert.resolved_on is not None:
+        raise InvalidTransition(_("The alert is already resolved."), code="already_resolved")
+    _not_before(date, alert.raised_on, "date", _("the alert"))
+    resolution = _reason(resolution, "resolution")
+    with transaction.atomic():
+        alert.resolved_on, alert.resolution = date, resolution
+        alert.save(update_fields=["resolved_on", "resolution", "last_updated"])
+        AlertEscalation.objects.create(alert=alert, level=alert.level, date=date, note="resolved")
+        audit_write(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=alert,
+            detail={"resolved_on": date.isoformat(), "kind": alert.kind},
+        )
+    return alert

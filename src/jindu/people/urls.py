@@ -10,6 +10,8 @@ urlpatterns = [
     path("persons/<int:pk>/", views.person_detail, name="person_detail"),
     path("persons/<int:pk>/tests/", views.record_test, name="record_test"),
     path("persons/<int:pk>/contacts/", views.record_contact, name="record_contact"),
+    path("persons/<int:pk>/actions/", views.person_actions, name="person_actions"),
+    path("persons/<int:pk>/actions/<slug:action>/", views.person_action, name="person_action"),
     path("worklist/", views.worklist, name="worklist"),
     path("", include("jindu.people.urls_casework")),
     path("", include("jindu.people.urls_documents")),

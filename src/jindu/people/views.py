@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,12 +17,29 @@ from django.views.decorators.http import require_POST
 
 from jindu.core.errors import ServiceError, join_problems
 from jindu.core.forms import add_service_error
+from jindu.core.policy import policy_in_force
 from jindu.core.scoping import WRITE, access_object, accessed_in_capture_scope, require_permission, user_may
 from jindu.core.views import ui_errors
 from jindu.people import selectors, services
-from jindu.people.forms import ContactForm, DrugTestForm, PersonForm, PersonSearchForm, WorklistFilterForm
-from jindu.people.models import ITEM_LABELS, Measure, Person, RiskColor, WorkItemKind
-from jindu.people.permissions import CHANGE_PERSON, VIEW_PERSON
+from jindu.people.forms import (
+    AbstinenceForm,
+    ContactForm,
+    DateActionForm,
+    DrugTestForm,
+    EnrollForm,
+    LeaveForm,
+    PersonForm,
+    PersonSearchForm,
+    ReasonActionForm,
+    RiskForm,
+    SeizureForm,
+    TransferForm,
+    ViolationForm,
+    WorklistFilterForm,
+)
+from jindu.people.models import ITEM_LABELS, Enrollment, Measure, Person, RiskColor, WorkItemKind
+from jindu.people.permissions import ASSESS_PERSON, CHANGE_PERSON, VIEW_PERSON
+from jindu.people.policies import RISK_INSTRUMENT
 
 PHASE_LABELS = {
     "awaiting_report": _lazy("Awaiting 报到"),
@@ -59,6 +76,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     status = selectors.person_status_today(person, today)
     may_write = user_may(request.user, Person, WRITE) and accessed_in_capture_scope(person)
+    enrollment = (
+        Enrollment.objects.filter(person=person)
+        .select_related("org_unit")
+        .order_by("-decision_date", "-id")
+        .first()
+    )
     return render(
         request,
         "people/person_detail.html",
@@ -72,6 +95,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "schedule": [(ITEM_LABELS.get(i.item, i.item), i) for i in status.schedule],
             "overdue": [(ITEM_LABELS.get(i.item, i.item), i) for i in status.overdue],
             "may_write": may_write,
+            "enrollment": enrollment,
             "test_form": DrugTestForm(initial={"kind": "urine", "result": "negative", "sample_date": today}),
             "contact_form": ContactForm(initial={"kind": "visit", "date": today}),
         },
@@ -163,3 +187,188 @@ def person_register(request: HttpRequest) -> HttpResponse:
                 )
             return redirect("people:person_detail", pk=registered.person.pk)
     return render(request, "people/person_form.html", {"form": form})
+
+
+# Lifecycle and assessment actions on the person page --------------------------------------------------
+
+# action → (form, what it needs: "enrollment" for a transition of the measure in force, else the person)
+ACTIONS: dict[str, tuple[type, str]] = {
+    "enroll": (EnrollForm, "person"),
+    "report": (DateActionForm, "enrollment"),
+    "agreement": (DateActionForm, "enrollment"),
+    "not_reported": (DateActionForm, "enrollment"),
+    "leave": (LeaveForm, "enrollment"),
+    "transfer": (TransferForm, "enrollment"),
+    "transfer_report": (DateActionForm, "enrollment"),
+    "suspend": (ReasonActionForm, "enrollment"),
+    "resume": (DateActionForm, "enrollment"),
+    "violation": (ViolationForm, "enrollment"),
+    "refer": (ReasonActionForm, "enrollment"),
+    "terminate": (ReasonActionForm, "enrollment"),
+    "release": (DateActionForm, "enrollment"),
+    "seizure": (SeizureForm, "person"),
+    "risk": (RiskForm, "person"),
+    "abstinence": (AbstinenceForm, "person"),
+}
+# Which actions each enrollment status offers (the services check the rules again).
+STATUS_ACTIONS = {
+    "decided": ["report", "not_reported"],
+    "reported": ["agreement", "refer", "terminate", "violation"],
+    "in_progress": ["leave", "transfer", "suspend", "violation", "refer", "terminate", "release"],
+    "transferring": ["transfer_report", "suspend", "violation", "refer", "terminate"],
+    "suspended": ["resume", "terminate"],
+}
+
+
+def _run_action(request: HttpRequest, person: Person, action: str, form: Any) -> None:
+    data, actor = form.cleaned_data, request.user
+    if action == "enroll":
+        services.enrollment_create(
+            actor=actor,
+            person=person,
+            measure=data["measure"],
+            decision_date=data["decision_date"],
+            org_unit_code=data["org_unit"].strip(),
+            term_months=data["term_months"],
+        )
+    elif action == "seizure":
+        services.seizure_record(actor=actor, person=person, date=data["date"], note=data["note"])
+    elif action == "risk":
+        services.risk_assess(
+            actor=actor,
+            person=person,
+            date=data["date"],
+            answers=form.answers(),
+            final_color=data["final_color"],
+            override_reason=data["override_reason"],
+            trigger=data["trigger"],
+        )
+    elif action == "abstinence":
+        require_permission(actor, ASSESS_PERSON)
+        services.abstinence_assess(
+            actor=actor, person=person, date=data["date"], outcome=data["outcome"], note=data["note"]
+        )
+    else:
+        enrollment = (
+            Enrollment.objects.filter(person=person, status__in=list(STATUS_ACTIONS))
+            .order_by("-decision_date", "-id")
+            .first()
+        )
+        if enrollment is None or action not in STATUS_ACTIONS[enrollment.status]:
+            raise services.InvalidTransition(_("This step is not possible now."), code="invalid_transition")
+        service = {
+            "report": services.enrollment_report,
+            "agreement": services.enrollment_sign_agreement,
+            "transfer_report": services.enrollment_transfer_report,
+            "resume": services.enrollment_resume,
+            "release": services.enrollment_release,
+            "suspend": services.enrollment_suspend,
+            "refer": services.enrollment_refer,
+            "terminate": services.enrollment_terminate,
+        }.get(action)
+        if service is not None:
+            service(actor=actor, enrollment=enrollment, **data)
+        elif action == "not_reported":
+            services.enrollment_not_reported(actor=actor, enrollment=enrollment, as_of=data["date"])
+        elif action == "leave":
+            services.enrollment_leave(actor=actor, enrollment=enrollment, **data)
+        elif action == "transfer":
+            services.enrollment_transfer(
+                actor=actor, enrollment=enrollment, org_unit_code=data["org_unit"].strip(), date=data["date"]
+            )
+        elif action == "violation":
+            services.violation_record(
+                actor=actor,
+                enrollment=enrollment,
+                kind=data["kind"],
+                date=data["date"],
+                days_away=data["days_away"] or 0,
+                note=data["note"],
+            )
+
+
+@login_required
+@require_POST
+@ui_errors
+def person_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One lifecycle step or assessment from the person page; errors come back as messages."""
+    if action not in ACTIONS:
+        raise Http404()
+    person = access_object(request.user, Person.objects.select_related("org_unit"), pk, action=WRITE)
+    form_class, _needs = ACTIONS[action]
+    kwargs: dict[str, Any] = {}
+    if form_class is RiskForm:
+        kwargs["instrument"] = policy_in_force(RISK_INSTRUMENT, person.org_unit, timezone.localdate())
+    form = form_class(request.POST, **kwargs)
+    if not form.is_valid():
+        messages.error(
+            request,
+            join_problems(
+                f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items() if k in form.fields
+            ),
+        )
+        return redirect("people:person_detail", pk=pk)
+    try:
+        _run_action(request, person, action, form)
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, " ".join([error.message, join_problems(error.fields.values())]).strip())
+    else:
+        messages.success(request, _("Recorded."))
+    return redirect("people:person_detail", pk=pk)
+
+
+def action_forms(person: Person, enrollment: Any, user: Any) -> list[tuple[str, str, Any]]:
+    """The action forms the person page offers now: (action, title, form)."""
+    today = timezone.localdate()
+    titles = {
+        "enroll": _("Measure decided and served (决定送达)"),
+        "report": _("Reported (报到)"),
+        "agreement": _("Agreement signed"),
+        "not_reported": _("Not reported: refer to the police"),
+        "leave": _("Leave (外出请假)"),
+        "transfer": _("Change the place of execution"),
+        "transfer_report": _("Reported at the new place"),
+        "suspend": _("Suspend (中止)"),
+        "resume": _("Resume (恢复)"),
+        "violation": _("Violation of the agreement"),
+        "refer": _("Refer to the police (移交公安)"),
+        "terminate": _("Terminate (终止)"),
+        "release": _("Release at term end (期满解除)"),
+        "seizure": _("Caught using drugs (查获)"),
+        "risk": _("Risk assessment"),
+        "abstinence": _("Abstinence assessment (戒断三年 / 无感化)"),
+    }
+    names = list(STATUS_ACTIONS.get(enrollment.status, [])) if enrollment is not None else []
+    if enrollment is None or enrollment.measure == "social_control":
+        names.insert(0, "enroll")
+    names += ["seizure", "risk"]
+    if user.has_jindu_perm(ASSESS_PERSON):
+        names.append("abstinence")
+    forms_out = []
+    for name in names:
+        form_class = ACTIONS[name][0]
+        if form_class is RiskForm:
+            form = RiskForm(
+                instrument=policy_in_force(RISK_INSTRUMENT, person.org_unit, today), initial={"date": today}
+            )
+        elif form_class is EnrollForm:
+            form = EnrollForm(initial={"decision_date": today, "org_unit": person.org_unit.code})
+        else:
+            form = form_class(initial={"date": today, "start": today, "end": today})
+        forms_out.append((name, titles[name], form))
+    return forms_out
+
+
+@login_required
+@ui_errors
+def person_actions(request: HttpRequest, pk: int) -> HttpResponse:
+    """The step and assessment forms of the person page (a fragment loaded by htmx; writers only)."""
+    person = access_object(request.user, Person.objects.select_related("org_unit"), pk, action=WRITE)
+    enrollment = Enrollment.objects.filter(person=person).order_by("-decision_date", "-id").first()
+    return render(
+        request,
+        "people/_person_actions.html",
+        {"person": person, "actions": action_forms(person, enrollment, request.user)},
+    )

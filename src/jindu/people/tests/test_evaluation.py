@@ -565,3 +565,69 @@ def test_nightly_job_and_command(users, capsys, django_capture_on_commit_callbac
         call_command("evaluate_people", "--as-of", "yesterday")
     with pytest.raises(CommandError, match="future"):
         call_command("evaluate_people", "--as-of", "2999-01-01")
+
+
+def test_alerts_are_listed_in_scope_and_resolved_once(users):
+    person, _ = supervised(users)
+    services.drug_test_record(
+        actor=None, person=person, kind="urine", sample_date=dt.date(2022, 4, 1), result="positive"
+    )
+    worker = api_client(users["worker_a"])
+    listed = worker.get("/api/v1/people/alerts").json()
+    assert listed["count"] == 1 and listed["items"][0]["kind"] == "relapse"
+    assert listed["items"][0]["escalations"] == [{"level": "worker", "date": "2022-04-01", "note": ""}]
+    assert "*" in listed["items"][0]["person_name"]
+    assert api_client(users["district_b"]).get("/api/v1/people/alerts").json()["count"] == 0
+    alert_id = listed["items"][0]["id"]
+    url = f"/api/v1/people/alerts/{alert_id}/resolve"
+    outsider = api_client(users["district_b"]).post(
+        url, {"date": "2022-04-02", "resolution": "已移交"}, content_type="application/json"
+    )
+    assert_error_shape(outsider, 404)
+    early = worker.post(url, {"date": "2022-03-31", "resolution": "已移交"}, content_type="application/json")
+    assert_error_shape(early, 400, "invalid")
+    done = worker.post(
+        url, {"date": "2022-04-02", "resolution": "已报告派出所"}, content_type="application/json"
+    )
+    assert done.status_code == 200 and done.json()["resolved_on"] == "2022-04-02"
+    again = worker.post(url, {"date": "2022-04-03", "resolution": "again"}, content_type="application/json")
+    assert_error_shape(again, 409, "already_resolved")
+    assert worker.get("/api/v1/people/alerts").json()["count"] == 0
+    assert worker.get("/api/v1/people/alerts?open=false").json()["count"] == 1
+
+
+def test_backfilling_a_past_day_keeps_todays_results_and_status_follows_the_records(users):
+    from jindu.people.models import ComplianceSnapshot, WorklistItem
+
+    today = dt.date.today()
+    person, enrollment = supervised(users, decided=today - dt.timedelta(days=70))
+    evaluation_run(today)
+    stored = set(WorklistItem.objects.filter(person=person).values_list("kind", "item", "as_of"))
+    assert stored and all(as_of == today for _, _, as_of in stored)
+    past = today - dt.timedelta(days=20)
+    run = evaluation_run(past)
+    assert run.persons == 1
+    assert set(WorklistItem.objects.filter(person=person).values_list("kind", "item", "as_of")) == stored
+    assert ComplianceSnapshot.objects.filter(person=person, day=past).exists()
+    # A stale recorded status is put right by the next run.
+    Person.objects.filter(pk=person.pk).update(control_status="abstinent_3y")
+    evaluation_run(today)
+    person.refresh_from_db()
+    assert person.control_status == "under_measure"
+
+
+def test_referred_persons_and_unreported_orders_give_no_abstinence_items(users):
+    person = new_person(dt.date(2015, 1, 1))
+    enrollment = services.enrollment_create(
+        actor=None,
+        person=person,
+        measure="community_treatment",
+        decision_date=dt.date(2015, 2, 1),
+        org_unit_code=COMMUNITY_A,
+    )
+    services.enrollment_not_reported(actor=None, enrollment=enrollment, as_of=dt.date(2015, 3, 1))
+    status = evaluate_person(person, dt.date(2019, 6, 1))
+    assert status.control_status == "referred"
+    # The anchor is the 查获, not the end of an order the person never reported to.
+    assert (status.abstinence_anchor, status.anchor_kind) == (dt.date(2015, 1, 1), "seizure")
+    assert status.abstinent_3y == "no" and not status.items
