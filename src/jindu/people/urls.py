@@ -11,6 +11,7 @@ urlpatterns = [
     path("persons/<int:pk>/tests/", views.record_test, name="record_test"),
     path("persons/<int:pk>/contacts/", views.record_contact, name="record_contact"),
     path("persons/<int:pk>/actions/", views.person_actions, name="person_actions"),
+    path("persons/<int:pk>/casework/", views.person_casework, name="person_casework"),
     path("persons/<int:pk>/actions/<slug:action>/", views.person_action, name="person_action"),
     path("worklist/", views.worklist, name="worklist"),
     path("", include("jindu.people.urls_casework")),

@@ -372,3 +372,12 @@ def person_actions(request: HttpRequest, pk: int) -> HttpResponse:
         "people/_person_actions.html",
         {"person": person, "actions": action_forms(person, enrollment, request.user)},
     )
+
+
+@login_required
+@ui_errors
+def person_casework(request: HttpRequest, pk: int) -> HttpResponse:
+    """The social worker and help measures of the person page (a fragment loaded by htmx; an audited read
+    of its own, since it can be requested on its own)."""
+    person = selectors.access_person(request.user, pk)
+    return render(request, "people/_person_casework.html", {"person": person})

@@ -631,3 +631,25 @@ def test_referred_persons_and_unreported_orders_give_no_abstinence_items(users):
     # The anchor is the 查获, not the end of an order the person never reported to.
     assert (status.abstinence_anchor, status.anchor_kind) == (dt.date(2015, 1, 1), "seizure")
     assert status.abstinent_3y == "no" and not status.items
+
+
+def test_person_page_takes_at_most_ten_queries(users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jindu.core.testing.helpers import ui_client
+
+    today = dt.date.today()
+    person, _ = supervised(users, decided=today - dt.timedelta(days=70))
+    for day in range(5):
+        services.contact_record(actor=None, person=person, kind="phone", date=today - dt.timedelta(days=day))
+    evaluation_run(today)
+    client = ui_client(users["worker_a"])
+    url = f"/people/persons/{person.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200 and 'data-testid="schedule"' in response.content.decode()
+    # Savepoints belong to the test's surrounding transaction, not to the page.
+    queries = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(queries) <= 10, "\n".join(queries)
