@@ -187,13 +187,13 @@ def access_object(
         _check_sealed_access(user, obj, org_unit_id, action)
     elif action == WRITE or getattr(model, "protected", False):
         if in_capture_scope(user, org_unit_id):
-            obj._jindu_access = "capture"
+            obj._jindu_access = "capture"  # type: ignore[attr-defined]
         elif action == WRITE or not in_roots(org_unit_id, search_root_ids(user)):
             raise NotFound()
         elif active_grant(user, obj) is None:
             raise BreakGlassRequired(object_type_label(model), str(obj.pk))
         else:
-            obj._jindu_access = "break_glass"
+            obj._jindu_access = "break_glass"  # type: ignore[attr-defined]
     elif not in_roots(org_unit_id, search_root_ids(user)):
         raise NotFound()
     if audit:

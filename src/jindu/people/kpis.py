@@ -769,7 +769,7 @@ def kpi_compute(
                 fields={"codes": _("unknown: %(codes)s") % {"codes": ", ".join(unknown)}},
             )
         ordered = [code for code in ordered if code in wanted]
-    region = version.region.code if version.region_id else None
+    region = version.region.code if version.region is not None else None
     counting = Counting(org_unit, start, end)
     values = []
     for code in ordered:

@@ -162,7 +162,7 @@ class PolicyBook:
                 Policy(
                     id=row.pk,
                     kind=row.kind,
-                    region_code=row.region.code if row.region_id else None,
+                    region_code=row.region.code if row.region is not None else None,
                     effective_from=row.effective_from,
                     label=row.label,
                     payload=row.payload,

@@ -109,6 +109,7 @@ def person_register(
     if actor is not None:
         namesakes = namesakes.for_user(actor)
     twin = namesakes.order_by("pk").first()
+    assert residence is not None  # checked with the fields above
     try:
         with transaction.atomic():
             person = Person.objects.create(
