@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from jindu.core.errors import ServiceError, join_problems
+from jindu.core.exports import export_csv
 from jindu.core.forms import add_service_error
 from jindu.core.policy import policy_in_force
 from jindu.core.scoping import WRITE, access_object, accessed_in_capture_scope, require_permission, user_may
@@ -60,11 +61,41 @@ def person_list(request: HttpRequest) -> HttpResponse:
     search = PersonSearchForm(request.GET or None)
     terms = search.cleaned_data if search.is_valid() else {"id_number": "", "name": ""}
     persons = selectors.persons_search(request.user, id_number=terms["id_number"], name=terms["name"])
+    if request.GET.get("export") == "csv":
+        try:
+            return _export_persons(request, persons)
+        except ServiceError as error:
+            messages.error(request, error.message)
     page = Paginator(persons, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "people/person_list.html",
         {"page": page, "search": search, "may_register": user_may(request.user, Person, WRITE)},
+    )
+
+
+def _export_persons(request: HttpRequest, persons: Any) -> HttpResponse:
+    """The listed persons as CSV: identifiers masked, purpose required, watermarked and audited."""
+    return export_csv(
+        user=request.user,
+        filename=f"persons-{timezone.localdate():%Y%m%d}.csv",
+        header=["id", "name", "id_number", "sex", "birth_month", "residence", "control_status", "since"],
+        rows=(
+            (
+                person.pk,
+                person.name_masked,
+                person.id_number_masked,
+                person.sex,
+                person.birth_date.strftime("%Y-%m"),
+                person.org_unit.code,
+                person.control_status,
+                person.control_status_since.isoformat() if person.control_status_since else "",
+            )
+            for person in persons.iterator(chunk_size=2000)
+        ),
+        object_type="people.person",
+        purpose=request.GET.get("purpose", ""),
+        filters={k: v for k, v in request.GET.items() if k in {"id_number", "name"} and v},
     )
 
 

@@ -216,3 +216,24 @@ def test_registration_page(users):
     )
     assert again.status_code == 200 and Person.objects.count() == 1
     assert ui_client(users["auditadmin"]).get("/people/persons/new/").status_code == 403
+
+
+def test_export_is_masked_purpose_bound_watermarked_and_audited(users):
+    from jindu.core.testing.helpers import ui_client
+
+    person_register(
+        actor=None, id_number=MAN, name="张三丰", residence_code="330203001001", phone="13812345678"
+    )
+    client = ui_client(users["worker_a"])
+    refused = client.get("/people/persons/?export=csv&purpose=")
+    assert refused.status_code == 200 and refused["Content-Type"].startswith("text/html")
+    response = client.get("/people/persons/?export=csv&purpose=季度核查")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    assert "导出人 t_worker_a" in text.splitlines()[0] and "季度核查" in text.splitlines()[0]
+    assert "张*" in text and "张三丰" not in text and MAN not in text and "13812345678" not in text
+    export = AuditRecord.objects.get(action="EXPORT", object_type="people.person")
+    assert export.detail["rows"] == 1 and export.detail["purpose"] == "季度核查"
+    # Another district exports nothing of this person.
+    other = ui_client(users["district_b"]).get("/people/persons/?export=csv&purpose=季度核查")
+    assert "张*" not in other.content.decode("utf-8-sig")
