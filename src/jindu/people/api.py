@@ -365,7 +365,9 @@ def _as_of(value: dt.date | None) -> dt.date:
     today = timezone.localdate()
     if value is not None and value > today:
         raise ServiceError(
-            _("as_of lies in the future."), code="invalid", fields={"as_of": _("a date in the future")}
+            _("The evaluation date lies in the future."),
+            code="invalid",
+            fields={"as_of": _("a date in the future")},
         )
     return value or today
 

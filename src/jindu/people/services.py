@@ -366,7 +366,7 @@ def enrollment_sign_agreement(*, actor: Any, enrollment: Any, date: dt.date) -> 
     """协议: the agreement is signed right after 报到; the measure is then in progress."""
     _not_in_future(date, "date")
     _move(enrollment, "in_progress")
-    _not_before(date, enrollment.reported_on, "date", "报到")
+    _not_before(date, enrollment.reported_on, "date", _("the report (报到)"))
     return _commit_transition(
         actor=actor,
         enrollment=enrollment,
@@ -404,7 +404,7 @@ def enrollment_leave(
     """外出报告/请假: an approved absence from the county (3 days or more need a written report)."""
     from jindu.people.models import EnrollmentStatus
 
-    _not_before(start, enrollment.reported_on or enrollment.decision_date, "start", "报到")
+    _not_before(start, enrollment.reported_on or enrollment.decision_date, "start", _("the report (报到)"))
     if end is None or end < start:
         raise ServiceError(
             _("The leave ends before it starts."), code="invalid", fields={"end": _("too early")}
@@ -431,7 +431,7 @@ def enrollment_transfer(*, actor: Any, enrollment: Any, org_unit_code: str, date
 
     _not_in_future(date, "date")
     _move(enrollment, "transferring")
-    _not_before(date, enrollment.reported_on, "date", "报到")
+    _not_before(date, enrollment.reported_on, "date", _("the report (报到)"))
     # The new place may lie outside the sender's jurisdiction: that is the point of a transfer.
     unit = _executing_unit(actor, org_unit_code, in_capture=False)
     if unit.pk == enrollment.org_unit_id:
@@ -511,7 +511,7 @@ def enrollment_suspend(*, actor: Any, enrollment: Any, date: dt.date, reason: st
     """中止 (拘留/逮捕): no schedule while suspended; the measure resumes on release."""
     _not_in_future(date, "date")
     _move(enrollment, "suspended")
-    _not_before(date, enrollment.reported_on, "date", "报到")
+    _not_before(date, enrollment.reported_on, "date", _("the report (报到)"))
     return _commit_transition(
         actor=actor,
         enrollment=enrollment,
@@ -577,7 +577,7 @@ def violation_record(
     if kind not in ViolationKind.values:
         raise ServiceError(_("Unknown violation."), code="invalid", fields={"kind": _("unknown")})
     _not_in_future(date, "date")
-    _not_before(date, enrollment.reported_on or enrollment.decision_date, "date", "报到")
+    _not_before(date, enrollment.reported_on or enrollment.decision_date, "date", _("the report (报到)"))
     if enrollment.status not in ("reported", "in_progress", "transferring"):
         raise InvalidTransition(_("The measure is not in progress."), code="invalid_transition")
     if kind == "unauthorised_leave" and not 1 <= (days_away or 0) <= 3650:
@@ -621,7 +621,7 @@ def enrollment_refer(*, actor: Any, enrollment: Any, date: dt.date, reason: str)
 
     _not_in_future(date, "date")
     _move(enrollment, "referred")
-    _not_before(date, enrollment.reported_on, "date", "报到")
+    _not_before(date, enrollment.reported_on, "date", _("the report (报到)"))
     result = _commit_transition(
         actor=actor,
         enrollment=enrollment,
@@ -1006,7 +1006,7 @@ def abstinence_assess(*, actor: Any, person: Person, date: dt.date, outcome: str
         status.abstinent_3y != "eligible" or status.control_status not in ("social_control", "registered")
     ):
         raise InvalidTransition(
-            _("Three years without relapse are reached on %(date)s.")
+            _("Not yet eligible: three years without relapse are reached on %(date)s.")
             % {"date": add_years(status.abstinence_anchor, policy.payload["abstinent_years"]).isoformat()}
             if status.control_status in ("social_control", "registered")
             else _("Only a person under social control can be assessed for this."),
