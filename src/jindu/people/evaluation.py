@@ -161,11 +161,16 @@ def load_facts(person_ids: Iterable[int], as_of: dt.date) -> dict[int, PersonFac
         .order_by()
     ):
         facts[person_id].last_violation = last
-    for person_id, day, color in (
+    # The latest assessment of each person, picked here: sorting every assessment in SQL costs more.
+    latest_risk: dict[int, tuple[dt.date, int, str]] = {}
+    for person_id, day, pk, color in (
         RiskAssessment.objects.filter(person_id__in=ids, date__lte=as_of)
-        .order_by("date", "id")
-        .values_list("person_id", "date", "final_color")
+        .order_by()
+        .values_list("person_id", "date", "id", "final_color")
     ):
+        if person_id not in latest_risk or (day, pk) > latest_risk[person_id][:2]:
+            latest_risk[person_id] = (day, pk, color)
+    for person_id, (day, _pk, color) in latest_risk.items():
         facts[person_id].risk = (day, color)
     for person_id, day, outcome in (
         AbstinenceAssessment.objects.filter(person_id__in=ids, date__lte=as_of)

@@ -34,7 +34,7 @@ from jindu.people.models import (
 )
 from jindu.people.policies import CONTACT_POLICY, PolicyBook
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 LEVELS = ["worker", "street_office", "police"]
 STATE_FIELDS = [
     "as_of",
