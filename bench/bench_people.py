@@ -19,13 +19,14 @@ migrates it, builds a city (10 districts x 15 streets x 10 communities) and bulk
 enrollments, lifecycle events, drug tests, contacts, risk and abstinence assessments with PostgreSQL COPY.
 Records are loaded in date order, as a live system would have written them, with secondary indexes and
 foreign keys dropped during the load and rebuilt (and validated) before anything is measured. The keys
-of the data set live in ``var/bench-people/keys.json`` next to the database they belong to. See
-``docs/benchmarks.md`` for the data set and the results.
+of the data set live in ``var/bench-people/<database>.keys.json``, kept with the database they belong
+to. See ``docs/benchmarks.md`` for the data set and the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import datetime as dt
 import io
@@ -34,6 +35,7 @@ import os
 import pstats
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -51,7 +53,7 @@ sys.path.insert(0, str(REPO / "src"))
 from bench_orgtree import machine_info, percentile, postgres_admin_url  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/jindu_bench_people"
-KEY_FILE = REPO / "var" / "bench-people" / "keys.json"
+KEY_DIR = REPO / "var" / "bench-people"  # one key file per bench database: <database>.keys.json
 SEED = 20261124
 DATA_VERSION = 1  # bump when the generator changes, so that --reuse rebuilds an older data set
 
@@ -1302,10 +1304,14 @@ def measure_requests(day: dt.date, repeat: int) -> dict[str, Any]:
 
         samples = timed_requests(ui, [page], max(10, repeat // 2), 3, ok_html)
         number, sql, status = count_queries(ui, page)
+        areas = query_areas(sql)
         results[f"person_page_{label}"] = summary(samples) | {
             "queries": number,
+            # BEGIN/COMMIT (of the audit record's transaction) are transaction control, not queries;
+            # CaptureQueriesContext and assert_max_queries count them too.
+            "queries_without_transaction_control": number - areas.get("transaction control", 0),
             "sql": sql,
-            "areas": query_areas(sql),
+            "areas": areas,
             "status": status,
             "person": person_id,
             "tests": counts.get(person_id, 0),
@@ -1366,26 +1372,28 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine['os']}\nPython {machine['python']}, PostgreSQL {machine['postgresql']}"
     )
 
+    key_file = KEY_DIR / f"{name}.keys.json"
     meta = stored_meta(args.database_url) if args.reuse and database_exists(admin_url, name) else None
     reuse = (
         meta is not None
         and meta.get("version") == DATA_VERSION
         and meta.get("persons") == args.persons
         and meta.get("records_per_person") == args.records_per_person
-        and KEY_FILE.is_file()
+        and key_file.is_file()
     )
     if not reuse:
         log(f"creating the database {name} and its keys")
         recreate_database(admin_url, name)
         from jindu.core.keyring import generate_keyring, write_key_file
 
-        write_key_file(KEY_FILE, generate_keyring())
+        write_key_file(key_file, generate_keyring())
     var_dir = Path(tempfile.mkdtemp(prefix="jindu-bench-people-"))
-    configure_django(args.database_url, KEY_FILE, var_dir)
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
+    configure_django(args.database_url, key_file, var_dir)
     if reuse:
         assert meta is not None
         if meta.get("key_check") != key_check():
-            raise SystemExit(f"{KEY_FILE} does not belong to the data in {name}: run without --reuse")
+            raise SystemExit(f"{key_file} does not belong to the data in {name}: run without --reuse")
         log(f"reusing the data loaded on {meta['loaded_on']} in {meta['load_seconds']:.0f} s")
         from django.core.management import call_command
 
@@ -1450,7 +1458,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.drop:
         connection.close()
         drop_database(admin_url, name)
-        KEY_FILE.unlink(missing_ok=True)
+        key_file.unlink(missing_ok=True)
         log(f"dropped {name}")
     return 0 if ok else 1
 
@@ -1525,6 +1533,8 @@ def report(results: dict[str, Any]) -> bool:
                 rate >= TARGET_PERSONS_PER_SECOND,
             )
         )
+    else:
+        print("The nightly evaluation was not run (--skip-nightly): its target is not judged.")
     street = requests["worklist_street"]
     rows.append(
         (
@@ -1536,22 +1546,23 @@ def report(results: dict[str, Any]) -> bool:
     )
     for label in ("street", "worker"):
         page = requests[f"person_page_{label}"]
+        queries = page["queries_without_transaction_control"]
         rows.append(
             (
                 f"Person page queries ({label} user)",
-                str(page["queries"]),
+                f"{queries} (+{page['queries'] - queries} BEGIN/COMMIT)",
                 f"<= {TARGET_PAGE_QUERIES}",
-                page["queries"] <= TARGET_PAGE_QUERIES,
+                queries <= TARGET_PAGE_QUERIES,
             )
         )
     print()
-    header = f"{'target':<48}{'measured':>18}  {'goal':<12}verdict"
+    header = f"{'target':<48}{'measured':>22}  {'goal':<12}verdict"
     print(header)
     print("-" * len(header))
     for name, value, goal, passed in rows:
-        print(f"{name:<48}{value:>18}  {goal:<12}{'PASS' if passed else 'FAIL'}")
+        print(f"{name:<48}{value:>22}  {goal:<12}{'PASS' if passed else 'FAIL'}")
     print()
-    print(f"{'request (ms)':<48}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'queries':>9}")
+    print(f"{'request (ms)':<48}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'statements':>12}")
     for key, label in (
         ("worklist_street", "worklist, street-office user, org_unit=street"),
         ("worklist_worker", "worklist, social worker, worker=me"),
@@ -1559,7 +1570,9 @@ def report(results: dict[str, Any]) -> bool:
         ("person_page_worker", "person page, social worker"),
     ):
         m = requests[key]
-        print(f"{label:<48}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['p99']:>8.1f}{m['max']:>8.1f}{m['queries']:>9}")
+        print(
+            f"{label:<48}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['p99']:>8.1f}{m['max']:>8.1f}{m['queries']:>12}"
+        )
     sizes = ", ".join(
         f"{code}: {s['persons']:,} persons / {s['items']:,} items" for code, s in street["streets"].items()
     )
