@@ -457,28 +457,26 @@ def enrollment_transfer(*, actor: Any, enrollment: Any, org_unit_code: str, date
         )
 
 
+def case_file_models() -> list[Any]:
+    """Every kind of sealable record about a person (the case file), read off the models themselves so
+    that a new record type is moved and sealed with the rest without a list to keep in step."""
+    from django.apps import apps
+
+    from jindu.core.models import SealableMixin
+
+    return [
+        model
+        for model in apps.get_app_config("people").get_models()
+        if issubclass(model, SealableMixin) and model is not Person and hasattr(model, "person_id")
+    ]
+
+
 def _move_case_file(person_id: int, unit: OrgUnit) -> None:
     """Every record of the person moves to the new owner (the file is forwarded, nothing is copied)."""
-    from jindu.people import models as people_models
+    from jindu.people.models import PersonState, WorklistItem
 
     Person.objects.filter(pk=person_id).update(org_unit=unit, org_path=unit.path)
-    for model in (
-        people_models.Enrollment,
-        people_models.EnrollmentEvent,
-        people_models.Violation,
-        people_models.DrugTest,
-        people_models.Contact,
-        people_models.Seizure,
-        people_models.AddictionFinding,
-        people_models.RiskAssessment,
-        people_models.AbstinenceAssessment,
-        people_models.Alert,
-        people_models.HelpMeasure,
-        people_models.WorkerAssignment,
-        people_models.CaseDocument,
-        people_models.PersonState,
-        people_models.WorklistItem,
-    ):
+    for model in (*case_file_models(), PersonState, WorklistItem):
         model.objects.filter(person_id=person_id).update(org_unit=unit, org_path=unit.path)
 
 
@@ -1059,21 +1057,7 @@ def _seal_person(person_id: int, date: dt.date) -> None:
     from jindu.people import models as people_models
 
     Person.objects.filter(pk=person_id).update(sealed=True, assigned_worker=None)
-    for model in (
-        people_models.Enrollment,
-        people_models.EnrollmentEvent,
-        people_models.Violation,
-        people_models.DrugTest,
-        people_models.Contact,
-        people_models.Seizure,
-        people_models.AddictionFinding,
-        people_models.RiskAssessment,
-        people_models.AbstinenceAssessment,
-        people_models.Alert,
-        people_models.HelpMeasure,
-        people_models.WorkerAssignment,
-        people_models.CaseDocument,
-    ):
+    for model in case_file_models():
         model.objects.filter(person_id=person_id).update(sealed=True)
     people_models.Alert.objects.filter(person_id=person_id, resolved_on__isnull=True).update(
         resolved_on=date, resolution="no_contact"
