@@ -8,7 +8,11 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jindu_test
 # Modules that are type-checked strictly enough to keep clean (ratchet: add, never remove).
 MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/core/masking.py src/jindu/core/keyring.py src/jindu/core/scoping.py src/jindu/core/audit.py src/jindu/core/policy.py src/jindu/core/fields.py src/jindu/core/orgunits.py src/jindu/core/accounts.py src/jindu/core/keys.py src/jindu/core/jobs.py src/jindu/cli.py src/jindu/core/roles.py \
 	src/jindu/people/evaluation.py src/jindu/people/policies.py src/jindu/people/nightly.py src/jindu/people/selectors.py \
-	src/jindu/people/services.py src/jindu/people/casework.py src/jindu/people/kpis.py src/jindu/people/documents.py
+	src/jindu/people/services.py src/jindu/people/casework.py src/jindu/people/kpis.py src/jindu/people/documents.py \
+	src/jindu/precursors/quantities.py src/jindu/precursors/balance.py src/jindu/precursors/credit.py \
+	src/jindu/precursors/permit_rules.py src/jindu/precursors/ledger.py src/jindu/precursors/balances.py \
+	src/jindu/precursors/services.py src/jindu/precursors/selectors.py src/jindu/precursors/epcis/vocab.py \
+	src/jindu/precursors/epcis/document.py
 
 .PHONY: setup demo serve test test-sqlite test-postgres check lint bench messages clean
 
@@ -63,6 +67,7 @@ BENCH_PEOPLE_ARGS ?= --reuse
 bench: setup
 	$(PY) bench/bench_orgtree.py
 	$(PY) bench/bench_people.py $(BENCH_PEOPLE_ARGS)
+	$(PY) bench/bench_precursors.py $(BENCH_PRECURSORS_ARGS)
 
 messages: setup
 	cd src/jindu && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu makemessages -l zh_Hans --no-obsolete --ignore 'static/*' --ignore 'core/testing/*' && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu compilemessages

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "jindu.core",
     "jindu.people",
+    "jindu.precursors",
 ]
 
 MIDDLEWARE = [

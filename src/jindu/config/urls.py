@@ -11,5 +11,6 @@ urlpatterns = [
     re_path(r"^api/v1/.*$", core_views.api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("people/", include("jindu.people.urls")),
+    path("precursors/", include("jindu.precursors.urls")),
     path("", include("jindu.core.urls")),
 ]

@@ -1,0 +1,5 @@
+"""Precursors API: permits (mounted by api.py under the same prefix)."""
+
+from ninja import Router
+
+router = Router(tags=["precursors"])

@@ -1,0 +1,1 @@
+"""Diversion warnings (预警): the rule catalogue's findings and their lifecycle."""

@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+app_name = "precursors"
+
+urlpatterns = [
+    path("", include("jindu.precursors.urls_permits")),
+    path("", include("jindu.precursors.urls_warnings")),
+]

@@ -1,0 +1,3 @@
+"""Pages of the precursors app: warnings (included by urls.py)."""
+
+urlpatterns: list = []
