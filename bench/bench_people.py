@@ -1061,7 +1061,7 @@ def run_nightly(day: dt.date, batch_size: int | None) -> dict[str, Any]:
 
     timers = Timers()
     restore = [
-        timers.wrap(evaluation, "load_facts", "load facts (9 queries per batch)"),
+        timers.wrap(evaluation, "load_facts", "load facts (8 queries per batch)"),
         timers.wrap(evaluation, "evaluate", "evaluate (pure Python)"),
         timers.wrap(nightly, "_store", "store state, items, snapshots"),
         timers.wrap(nightly, "_sync_lost_contact_alerts", "脱管 alerts"),
@@ -1081,7 +1081,7 @@ def run_nightly(day: dt.date, batch_size: int | None) -> dict[str, Any]:
     cpu = clock.read()
     cpu_total = cpu["python_cpu"] + (cpu["postgres_cpu"] or 0.0)
     split = dict(timers.seconds)
-    split["other (batch ids, persons, commit, cleanup)"] = seconds - sum(timers.seconds.values())
+    split["other (batch persons, commit, cleanup)"] = seconds - sum(timers.seconds.values())
     return {
         "day": day.isoformat(),
         "persons": run.persons,

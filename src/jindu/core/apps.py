@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from jindu.core import checks, lookups  # noqa: F401 (checks registers itself)
         from jindu.core.roles import grant_core_permissions
 
+        lookups.register()
         grant_core_permissions()

@@ -431,31 +431,14 @@ def get_worklist(request: HttpRequest, filters: Query[WorklistQuery]) -> Any:
         )
         if worker_user is None:
             raise NotFound()
-    entries = selectors.worklist(
+    # Stored items or live entries, paginated alike, counted once.
+    return selectors.worklist(
         request.user,
         as_of=_as_of(as_of),
         kinds=[k for k in kind.split(",") if k] or None,
         org_unit=unit,
         worker=worker_user,
     )
-    return _WorklistView(entries)
-
-
-class _WorklistView:
-    """Stored items or live entries, paginated alike (stored items are turned into entries per page)."""
-
-    def __init__(self, entries: Any) -> None:
-        self.entries = entries
-
-    def __getitem__(self, index: slice) -> list[Any]:
-        page = self.entries[index]
-        return [
-            item if isinstance(item, selectors.WorklistEntry) else selectors.worklist_entry(item)
-            for item in page
-        ]
-
-    def count(self) -> int:
-        return self.entries.count() if hasattr(self.entries, "model") else len(self.entries)
 
 
 # Alerts -----------------------------------------------------------------------------------------------

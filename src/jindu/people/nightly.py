@@ -22,7 +22,7 @@ from django.utils import timezone
 from jindu.core.audit import audit_write
 from jindu.core.jobs import JobReporter, register_job
 from jindu.core.models import AuditAction
-from jindu.people.evaluation import PersonStatus, evaluate_persons, status_detail
+from jindu.people.evaluation import PERSON_FACT_FIELDS, PersonStatus, evaluate_persons, status_detail
 from jindu.people.models import (
     Alert,
     AlertEscalation,
@@ -118,7 +118,7 @@ def _store(
             )
         if snapshots and status.control_status in ("under_measure", "social_control"):
             day_snapshots.append(_snapshot(status, persons[status.person_id], as_of))
-    WorklistItem.objects.filter(person_id__in=person_ids).delete()
+    WorklistItem.objects.filter(person_id__any=person_ids).delete()
     PersonState.objects.bulk_create(
         states, update_conflicts=True, unique_fields=["person"], update_fields=STATE_FIELDS
     )
@@ -356,7 +356,7 @@ def _sync_lost_contact_alerts(
     open_alerts = {
         alert.person_id: alert
         for alert in Alert.objects.filter(
-            person_id__in=[status.person_id for status in statuses],
+            person_id__any=[status.person_id for status in statuses],
             kind="lost_contact",
             resolved_on__isnull=True,
         )
@@ -417,15 +417,32 @@ def evaluate_and_store(
     """Evaluate these persons on ``as_of`` and store the results in one transaction: state, worklist,
     snapshots and alerts when ``as_of`` is the current day of the stored results, else only snapshots.
     Returns (persons, worklist items or snapshots, alerts raised)."""
-    ids = list(person_ids)
+    rows = Person.objects.filter(pk__any=list(person_ids), sealed=False).values_list(*_PERSON_ROW)
+    return _evaluate_and_store_rows(
+        list(rows), as_of, book, snapshots=snapshots, alerts=alerts, current=current
+    )
+
+
+# What the nightly reads of each person, once per batch: the evaluation's fields, then the status on record.
+_PERSON_ROW = (*PERSON_FACT_FIELDS, "control_status")
+
+
+def _evaluate_and_store_rows(
+    rows: list[tuple],
+    as_of: dt.date,
+    book: PolicyBook,
+    *,
+    snapshots: bool,
+    alerts: bool,
+    current: bool,
+) -> tuple[int, int, int]:
+    """``evaluate_and_store`` for persons already read (``_PERSON_ROW`` rows, none sealed)."""
     persons: dict[int, tuple[int, str, int | None]] = {}
     recorded_status: dict[int, str] = {}
-    for pk, org_unit_id, org_path, worker_id, control_status in Person.objects.filter(
-        pk__in=ids, sealed=False
-    ).values_list("pk", "org_unit_id", "org_path", "assigned_worker_id", "control_status"):
+    for pk, org_unit_id, org_path, worker_id, _first_found, control_status in rows:
         persons[pk] = (org_unit_id, org_path, worker_id)
         recorded_status[pk] = control_status
-    statuses = evaluate_persons(list(persons), as_of, book)
+    statuses = evaluate_persons(list(persons), as_of, book, person_rows=[row[:-1] for row in rows])
     with transaction.atomic():
         if not current:
             # A past day (a backfill): only its snapshots; today's state, worklist and alerts stay.
@@ -444,7 +461,7 @@ def _sync_control_status(statuses: list[PersonStatus], recorded: dict[int, str],
         if recorded.get(status.person_id) != status.control_status:
             changed.setdefault(status.control_status, []).append(status.person_id)
     for control_status, person_ids in changed.items():
-        Person.objects.filter(pk__in=person_ids).update(
+        Person.objects.filter(pk__any=person_ids).update(
             control_status=control_status, control_status_since=as_of
         )
 
@@ -461,16 +478,17 @@ def evaluation_run(as_of: dt.date | None = None, *, batch_size: int = BATCH_SIZE
     started = time.perf_counter()
     last_id = 0
     while True:
-        ids = list(
+        # Each batch's persons are read once, in key order, and handed down to the evaluation.
+        rows = list(
             Person.objects.filter(pk__gt=last_id, sealed=False)
             .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
+            .values_list(*_PERSON_ROW)[:batch_size]
         )
-        if not ids:
+        if not rows:
             break
-        last_id = ids[-1]
-        persons, items, raised = evaluate_and_store(
-            ids, as_of, book, snapshots=True, alerts=True, current=current
+        last_id = rows[-1][0]
+        persons, items, raised = _evaluate_and_store_rows(
+            rows, as_of, book, snapshots=True, alerts=True, current=current
         )
         run.persons += persons
         run.items += items

@@ -179,8 +179,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     rows = []
-    for entry in page:
-        row = entry if isinstance(entry, selectors.WorklistEntry) else selectors.worklist_entry(entry)
+    for row in page:
         rows.append(
             {
                 "entry": row,

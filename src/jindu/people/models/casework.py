@@ -49,7 +49,10 @@ class HelpMeasure(SealableMixin, OrgScopedModel):
     class Meta:
         verbose_name = _("help measure")
         verbose_name_plural = _("help measures")
-        indexes = [models.Index(fields=["person", "referred_on"], name="help_person_date")]
+        indexes = [
+            models.Index(fields=["person", "referred_on"], name="help_person_date"),
+            models.Index(fields=["org_path"], name="help_scope"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.referred_on} ({self.outcome})"
@@ -77,6 +80,7 @@ class WorkerAssignment(SealableMixin, OrgScopedModel):
         indexes = [
             models.Index(fields=["person", "start"], name="assignment_person_start"),
             models.Index(fields=["worker", "end"], name="assignment_worker_end"),
+            models.Index(fields=["org_path"], name="assignment_scope"),
         ]
 
     def __str__(self) -> str:

@@ -37,7 +37,10 @@ class CaseDocument(SealableMixin, OrgScopedModel):
     class Meta:
         verbose_name = _("case document")
         verbose_name_plural = _("case documents")
-        indexes = [models.Index(fields=["person", "kind"], name="document_person_kind")]
+        indexes = [
+            models.Index(fields=["person", "kind"], name="document_person_kind"),
+            models.Index(fields=["org_path"], name="document_scope"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -133,7 +133,10 @@ class AddictionFinding(SealableMixin, OrgScopedModel):
     class Meta:
         verbose_name = _("addiction finding")
         verbose_name_plural = _("addiction findings")
-        indexes = [models.Index(fields=["person", "date"], name="finding_person_date")]
+        indexes = [
+            models.Index(fields=["person", "date"], name="finding_person_date"),
+            models.Index(fields=["org_path"], name="finding_scope"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conclusion} {self.date}"
@@ -154,7 +157,10 @@ class Seizure(SealableMixin, OrgScopedModel):
     class Meta:
         verbose_name = _("seizure")
         verbose_name_plural = _("seizures")
-        indexes = [models.Index(fields=["person", "date"], name="seizure_person_date")]
+        indexes = [
+            models.Index(fields=["person", "date"], name="seizure_person_date"),
+            models.Index(fields=["org_path"], name="seizure_scope"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.date}"

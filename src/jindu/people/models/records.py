@@ -56,7 +56,8 @@ class DrugTest(SealableMixin, OrgScopedModel):
         indexes = [
             models.Index(
                 fields=["person", "sample_date"], name="drugtest_person_date", include=["kind", "result"]
-            )
+            ),
+            models.Index(fields=["org_path"], name="drugtest_scope"),
         ]
 
     def __str__(self) -> str:
@@ -83,7 +84,10 @@ class Contact(SealableMixin, OrgScopedModel):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        indexes = [models.Index(fields=["person", "date"], name="contact_person_date", include=["kind"])]
+        indexes = [
+            models.Index(fields=["person", "date"], name="contact_person_date", include=["kind"]),
+            models.Index(fields=["org_path"], name="contact_scope"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.date}"

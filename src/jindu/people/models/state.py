@@ -63,6 +63,12 @@ class WorklistItem(OrgScopedModel):
     """One thing to do about one person, as of the evaluation day: a test or contact due or overdue, a
     脱管 alert, an eligibility assessment… ``policy`` names the policy version that produced a due date."""
 
+    # The nightly rewrites about a million of these rows; every index costs on each of them, so none
+    # that another index already serves: the worker's by "worklist_worker_due", the org unit's (only read
+    # when an org unit is deleted, which the registry refuses while anything refers to it) by none.
+    org_unit = models.ForeignKey(
+        "core.OrgUnit", verbose_name=_("org unit"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
     as_of = models.DateField(_("evaluated for"))
     kind = models.CharField(_("kind"), max_length=20, choices=WorkItemKind.choices)
@@ -72,7 +78,12 @@ class WorklistItem(OrgScopedModel):
         "core.PolicyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     scope_read_permission = VIEW_PERSON
@@ -85,7 +96,6 @@ class WorklistItem(OrgScopedModel):
         indexes = [
             models.Index(fields=["org_path", "due_date", "id"], name="worklist_scope_order"),
             models.Index(fields=["worker", "due_date"], name="worklist_worker_due"),
-            models.Index(fields=["person"], name="worklist_person"),
         ]
 
     def __str__(self) -> str:
@@ -96,7 +106,8 @@ class ComplianceSnapshot(OrgScopedModel):
     """One person's compliance on one day (tests and contacts up to date, 脱管), written by the nightly
     evaluation; the KPIs (管控率, 脱管率, 检测按时率) read these."""
 
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (person, day) serves lookups by person.
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField(_("day"))
     measure = models.CharField(_("measure"), max_length=32, blank=True)
     risk_color = models.CharField(_("risk colour"), max_length=8, blank=True)

@@ -12,6 +12,9 @@ class SampleRecord(OrgScopedModel):
     scope_read_permission = "sampleapp.view_record"
     scope_write_permission = "sampleapp.change_record"
 
+    class Meta:
+        indexes = [models.Index(fields=["org_path"], name="samplerecord_scope")]
+
     def __str__(self) -> str:
         return self.title
 
@@ -26,6 +29,9 @@ class ProtectedRecord(OrgScopedModel):
     scope_read_permission = "sampleapp.view_record"
     scope_write_permission = "sampleapp.change_record"
     protected = True
+
+    class Meta:
+        indexes = [models.Index(fields=["org_path"], name="protectedrecord_scope")]
 
     def __str__(self) -> str:
         return f"record {self.pk}"
