@@ -17,8 +17,9 @@ Targets:
 
 The script drops and creates its own database (default ``jindu_bench_precursors``), migrates it, builds a city
 with 10 districts, registers the firms (bulk) with a site each, and fills a year of ledgers for every firm
-through the real capture service: receipts, shipments, use in process, documented losses and a month-end
-stocktake per substance, with a few planted shortages that the balance must find. Keys are random per run
+through the real capture service with the demo's generator (``precursors/demo.py``: producers, traders and
+users of one substance chain each, shipments matched by receipts, use in process, documented losses, a
+month-end stocktake), with a few planted shortages that the balance must find. Keys are random per run
 (the data is thrown away); ``--keep`` keeps the database.
 """
 
@@ -49,17 +50,6 @@ TARGET_EVENTS_PER_SECOND = 5000.0
 TARGET_BALANCE_SECONDS = 30.0
 DISTRICTS = 10
 CAPTURE_FIRMS = 8  # firms whose users post the timed documents
-SUBSTANCES = [  # (CAS, density kg/L or None): solvents and acids of category 3, handled by most firms
-    ("67-64-1", None),
-    ("108-88-3", None),
-    ("7647-01-0", None),
-    ("7664-93-9", None),
-    ("78-93-3", None),
-]
-CONTEXT = [
-    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-    {"jd": "https://jindu.example/voc/"},
-]
 
 
 def log(message: str) -> None:
@@ -93,174 +83,44 @@ def configure_django(url: str) -> None:
     django.setup()
 
 
-def uscc(index: int) -> str:
-    from jindu.core.validators import uscc_check_char
-
-    first17 = f"9133{index:06d}MA2B0"[:17]
-    return first17 + uscc_check_char(first17)
-
-
 def build_city_and_firms(firm_count: int) -> list[Any]:
+    """Ten districts under the city, then the firms (bulk, as the demo registers them)."""
     from jindu.core.orgunits import orgunit_create
-    from jindu.precursors.models import Enterprise, Site
+    from jindu.precursors.demo import register_firms
 
     orgunit_create(actor=None, code="330000", name="浙江省", level="province", parent_code=None)
     orgunit_create(actor=None, code="330200", name="宁波市", level="city", parent_code="330000")
-    districts = [
+    for index in range(1, DISTRICTS + 1):
         orgunit_create(
             actor=None, code=f"3302{index:02d}", name=f"区{index}", level="district", parent_code="330200"
         )
-        for index in range(1, DISTRICTS + 1)
-    ]
-    firms = Enterprise.objects.bulk_create(
-        [
-            Enterprise(
-                uscc=uscc(index),
-                name=f"化工企业{index:04d}",
-                org_unit=districts[index % DISTRICTS],
-                org_path=districts[index % DISTRICTS].path,
-                activities=["trade", "use"],
-            )
-            for index in range(firm_count)
-        ]
-    )
-    Site.objects.bulk_create(
-        [
-            Site(enterprise=firm, name="仓库", location_uri=f"urn:jindu:loc:{firm.uscc}:store-1")
-            for firm in firms
-        ]
-    )
-    return firms
+    return register_firms(firm_count, seed=SEED)
 
 
-def event(kind: str, when: dt.datetime, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": kind,
-        "eventTime": when.isoformat(),
-        "eventTimeZoneOffset": "+08:00",
-    }
-    if kind != "TransformationEvent":
-        body["action"] = fields.pop("action", "OBSERVE")
-    body.update(fields)
-    return body
+def fill_ledgers(firms: list[Any], first_month: dt.date, months: int) -> dict[str, Any]:
+    """A year of coherent ledgers for every firm (the demo's generator), through the capture service."""
+    from jindu.precursors.demo import build_ledgers, capture_ledgers
 
+    events, planted = build_ledgers(firms, first_month=first_month, months=months, seed=SEED)
+    started = time.perf_counter()
+    done = [0]
 
-def quantity(cas: str, lot: str, kg: float) -> dict[str, Any]:
-    return {"epcClass": f"urn:jindu:class:{cas}:{lot}", "quantity": round(kg, 3), "uom": "KGM"}
+    def progress(count: int) -> None:
+        done[0] += count
+        if done[0] % 500 == 0:
+            log(f"  ledgers of {done[0]:,} firms captured")
 
-
-def year_of_ledger(
-    firm: Any, partner: Any, first_month: dt.date, months: int, rng: random.Random, *, leak: float
-) -> list[dict]:
-    """One firm's year: per substance and month, two receipts, three shipments, use in process, an occasional
-    documented loss and a month-end stocktake (short by ``leak`` of the book stock for planted diversions)."""
-    zone = dt.timezone(dt.timedelta(hours=8))
-    store = f"urn:jindu:loc:{firm.uscc}:store-1"
-    events: list[dict] = []
-    substances = rng.sample(SUBSTANCES, rng.randint(1, 3))
-    for cas, _density in substances:
-        stock = 0.0
-        for month_index in range(months):
-            year = first_month.year + (first_month.month - 1 + month_index) // 12
-            month = (first_month.month - 1 + month_index) % 12 + 1
-            day = lambda d, h=10, y=year, m=month: dt.datetime(y, m, d, h, tzinfo=zone)  # noqa: E731
-            lot = f"L{year}{month:02d}"
-            for receipt_day in (3, 15):
-                kg = rng.uniform(800, 1200)
-                stock += kg
-                events.append(
-                    event(
-                        "ObjectEvent",
-                        day(receipt_day),
-                        bizStep="receiving",
-                        quantityList=[quantity(cas, lot, kg)],
-                        bizLocation={"id": store},
-                        sourceList=[{"type": "owning_party", "source": partner.party_uri}],
-                    )
-                )
-            for ship_day in (6, 12, 20):
-                kg = min(stock * 0.2, rng.uniform(300, 500))
-                stock -= round(kg, 3)
-                events.append(
-                    event(
-                        "ObjectEvent",
-                        day(ship_day),
-                        bizStep="shipping",
-                        disposition="in_transit",
-                        quantityList=[quantity(cas, lot, kg)],
-                        readPoint={"id": store},
-                        destinationList=[{"type": "owning_party", "destination": partner.party_uri}],
-                    )
-                )
-            used = min(stock * 0.3, rng.uniform(200, 400))
-            stock -= round(used, 3)
-            events.append(
-                event(
-                    "TransformationEvent",
-                    day(22),
-                    bizStep="jd:consuming",
-                    transformationID=f"urn:jindu:transformation:{firm.uscc}:WO-{year}{month:02d}-{cas}",
-                    inputQuantityList=[quantity(cas, lot, used)],
-                )
-            )
-            if rng.random() < 0.2:
-                lost = rng.uniform(0.5, 3)
-                stock -= round(lost, 3)
-                events.append(
-                    event(
-                        "ObjectEvent",
-                        day(25),
-                        action="DELETE",
-                        bizStep="jd:lossRecording",
-                        disposition="destroyed",
-                        quantityList=[quantity(cas, lot, lost)],
-                    )
-                )
-            # Month-end stocktake: the book stock, short by the planted leak.
-            counted = max(stock * (1 - leak), 0.0)
-            stock = round(counted, 3)
-            events.append(
-                event(
-                    "ObjectEvent",
-                    day(28, 17),
-                    bizStep="stock_taking",
-                    quantityList=[quantity(cas, lot, counted)],
-                    bizLocation={"id": store},
-                )
-            )
-    return events
-
-
-def document(events: list[dict], sender: str) -> dict[str, Any]:
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": dt.datetime.now(dt.UTC).isoformat(),
-        "sender": sender,
-        "epcisBody": {"eventList": events},
-    }
-
-
-def fill_ledgers(firms: list[Any], first_month: dt.date, months: int, planted: set[int]) -> dict[str, Any]:
-    from jindu.precursors.services import epcis_capture
-
-    rng = random.Random(SEED)
-    started, events = time.perf_counter(), 0
-    for index, firm in enumerate(firms):
-        partner = firms[(index + 1) % len(firms)]
-        ledger = year_of_ledger(
-            firm, partner, first_month, months, rng, leak=0.03 if index in planted else 0.0
-        )
-        capture = epcis_capture(actor=None, enterprise=firm, document=document(ledger, firm.party_uri))
-        events += capture.event_count
-        if (index + 1) % 500 == 0:
-            log(f"  ledgers of {index + 1:,} firms: {events:,} events")
+    stored = capture_ledgers(firms, events, progress=progress)
     seconds = time.perf_counter() - started
-    return {"events": events, "seconds": seconds, "events_per_second": events / seconds}
+    return {
+        "events": stored,
+        "seconds": seconds,
+        "events_per_second": stored / seconds,
+        "planted": set(planted.leaking),
+    }
 
 
-def time_balances(first_month: dt.date, months: int, planted: set[int], firms: list[Any]) -> dict[str, Any]:
+def time_balances(first_month: dt.date, months: int, planted_ids: set[int]) -> dict[str, Any]:
     from jindu.precursors.balance import BalanceSettings
     from jindu.precursors.balances import monthly_balances
 
@@ -273,7 +133,6 @@ def time_balances(first_month: dt.date, months: int, planted: set[int], firms: l
         statuses[balance.result.status] = statuses.get(balance.result.status, 0) + 1
         if balance.result.status in ("warning", "alert"):
             flagged_firms.add(balance.enterprise_id)
-    planted_ids = {firms[index].pk for index in planted}
     return {
         "seconds": seconds,
         "balances": len(balances),
@@ -290,6 +149,8 @@ def capture_documents(
 ) -> list[tuple[int, bytes]]:
     """Documents of ObjectEvents (receipts with a source party and a location), serialised in advance, each
     with new event times so that none is a duplicate."""
+    from jindu.precursors.demo import CHAINS, document, epcis_event, quantity_element
+
     rng = random.Random(SEED + 1)
     documents = []
     for number in range(count):
@@ -298,14 +159,14 @@ def capture_documents(
         events = []
         for index in range(per_document):
             when = start + dt.timedelta(seconds=number * per_document + index)
-            cas = SUBSTANCES[index % len(SUBSTANCES)][0]
+            cas = CHAINS[index % len(CHAINS)][0]
             events.append(
-                event(
+                epcis_event(
                     "ObjectEvent",
                     when,
                     bizStep="receiving",
                     disposition="in_progress",
-                    quantityList=[quantity(cas, f"B{number}", rng.uniform(10, 1000))],
+                    quantityList=[quantity_element(cas, f"B{number}", rng.uniform(10, 1000))],
                     bizLocation={"id": f"urn:jindu:loc:{firm.uscc}:store-1"},
                     sourceList=[{"type": "owning_party", "source": partner.party_uri}],
                     bizTransactionList=[{"type": "po", "bizTransaction": f"urn:jindu:po:{number}-{index}"}],
@@ -315,7 +176,9 @@ def capture_documents(
     return documents
 
 
-def time_capture(firms: list[Any], per_document: int, seconds: float) -> dict[str, Any]:
+def time_capture(
+    firms: list[Any], per_document: int, seconds: float, *, profile: bool = False
+) -> dict[str, Any]:
     from django.test import Client
 
     from jindu.core.accounts import token_issue, user_create
@@ -334,7 +197,7 @@ def time_capture(firms: list[Any], per_document: int, seconds: float) -> dict[st
             enterprise_code=firm.uscc,
         )
         raw, _token = token_issue(user=User.objects.get(username=f"bench_firm_{index}"))
-        clients.append(Client(headers={"Authorization": f"Bearer {raw}"}))
+        clients.append(Client(headers={"Authorization": f"Bearer {raw}"}, HTTP_HOST="localhost"))
     # Enough documents for the time asked at twice the target rate.
     count = max(4, int(seconds * TARGET_EVENTS_PER_SECOND * 2 / per_document))
     log(f"serialising {count:,} documents of {per_document:,} events ...")
@@ -358,6 +221,22 @@ def time_capture(firms: list[Any], per_document: int, seconds: float) -> dict[st
         if time.perf_counter() - started >= seconds:
             break
     elapsed = time.perf_counter() - started
+    latencies.sort()
+    if profile:
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for client_index, body in documents[-3:]:
+            clients[client_index].post(
+                "/api/v1/precursors/epcis/capture", data=body, content_type="application/json"
+            )
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        print(out.getvalue())
     return {
         "seconds": elapsed,
         "events": events,
@@ -382,14 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-document", type=int, default=1000)
     parser.add_argument("--database-url", default=os.environ.get("JINDU_BENCH_PRECURSORS_URL", DEFAULT_URL))
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of three captures")
     parser.add_argument("--json", type=Path, help="write the results to this file")
     args = parser.parse_args(argv)
     if args.firms < CAPTURE_FIRMS + 1 or args.months < 1 or args.events_per_document < 1:
         parser.error(
             f"--firms must be at least {CAPTURE_FIRMS + 1}, --months and --events-per-document at least 1"
         )
-    name = args.database_url.rsplit("/", 1)[-1]
-    admin_url = postgres_admin_url(args.database_url)
+    admin_url, name = postgres_admin_url(args.database_url)
     try:
         recreate_database(admin_url, name)
     except Exception as error:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
@@ -406,20 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", verbosity=0)
     firms = build_city_and_firms(args.firms)
     log(f"registered {len(firms):,} firms")
-    rng = random.Random(SEED + 2)
-    planted = set(rng.sample(range(CAPTURE_FIRMS, len(firms)), max(1, len(firms) // 200)))
     first_month = dt.date(2026, 1, 1)
     log("filling a year of ledgers through the capture service ...")
-    fill = fill_ledgers(firms, first_month, args.months, planted)
+    fill = fill_ledgers(firms, first_month, args.months)
+    planted = fill.pop("planted")
     log(f"  {fill['events']:,} events in {fill['seconds']:.1f} s ({fill['events_per_second']:,.0f} events/s)")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     log("timing the monthly balances of every firm ...")
-    balances = time_balances(first_month, args.months, planted, firms)
+    balances = time_balances(first_month, args.months, planted)
     log(f"  {balances['balances']:,} balances of {balances['firms']:,} firms in {balances['seconds']:.2f} s")
     log(f"timing capture for {args.capture_seconds:.0f} s ...")
     gc.collect()
-    capture = time_capture(firms, args.events_per_document, args.capture_seconds)
+    capture = time_capture(firms, args.events_per_document, args.capture_seconds, profile=args.profile)
     results = {
         "machine": info,
         "firms": args.firms,

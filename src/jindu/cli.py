@@ -91,6 +91,11 @@ def command_demo(args: argparse.Namespace) -> int:
         bar = _progress(DEFAULT_COUNT, "demo persons and their history")
         generate_demo_persons(count=DEFAULT_COUNT, progress=bar.update)
         bar.close()
+        from jindu.precursors.demo import DEFAULT_FIRMS, generate_demo_precursors
+
+        bar = _progress(DEFAULT_FIRMS, "demo precursor firms and a year of their ledgers")
+        generate_demo_precursors(firms=DEFAULT_FIRMS, progress=bar.update)
+        bar.close()
         text = credentials_text(accounts, url)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(text, encoding="utf-8")

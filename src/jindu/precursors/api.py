@@ -112,7 +112,9 @@ def capture(request: HttpRequest) -> Any:
         raise ServiceError(
             _("The request body is not JSON."), code="invalid_epcis", fields={"$": str(error)}
         ) from None
-    stored = services.epcis_capture(actor=request.user, enterprise=firm, document=document)
+    stored = services.epcis_capture(
+        actor=request.user, enterprise=firm, document=document, document_bytes=request.body
+    )
     response = JsonResponse(
         CaptureOut(
             **_capture_out(EpcisCapture.objects.select_related("enterprise").get(pk=stored.pk))

@@ -253,6 +253,7 @@ def epcis_capture(
     enterprise: Enterprise,
     document: Any,
     source: str = CaptureSource.EPCIS,
+    document_bytes: bytes | None = None,
 ) -> EpcisCapture:
     """Capture an EPCIS 2.0 document for a firm: validated whole first (any syntax problem refuses the whole
     document with the JSON path of each problem, and nothing is stored), then every event stored in one
@@ -271,7 +272,11 @@ def epcis_capture(
             fields={problem.path: problem.message for problem in error.problems},
         ) from None
     received_at = timezone.now()
-    digest = get_provider().sm3(json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    # The SM3 digest of the document as received (the request body) when there is one, else of its canonical
+    # JSON: the capture's evidence that these bytes were what the firm sent.
+    if document_bytes is None:
+        document_bytes = json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    digest = get_provider().sm3(document_bytes)
     resolver = _Resolver(enterprise, parsed.events)
     with transaction.atomic():
         capture = EpcisCapture.objects.create(

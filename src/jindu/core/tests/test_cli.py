@@ -85,6 +85,29 @@ def test_demo_sets_up_keys_credentials_and_the_city(demo_dir):
     database.close()
 
 
+def test_demo_holds_precursor_firms_with_a_year_of_ledgers(demo_dir):
+    database = sqlite3.connect(demo_dir / "jindu.sqlite3")
+    firms = database.execute("SELECT COUNT(*) FROM precursors_enterprise").fetchone()[0]
+    assert firms == 300
+    # The demo firm account acts for a registered firm.
+    assert (
+        database.execute(
+            "SELECT COUNT(*) FROM precursors_enterprise e JOIN core_user u ON u.enterprise_code = e.uscc "
+            "WHERE u.username = 'enterprise'"
+        ).fetchone()[0]
+        == 1
+    )
+    months = database.execute(
+        "SELECT COUNT(DISTINCT strftime('%Y-%m', event_time)) FROM precursors_epcisevent"
+    ).fetchone()[0]
+    assert months >= 12
+    terms = dict(
+        database.execute("SELECT balance_term, COUNT(*) FROM precursors_epcisquantity GROUP BY balance_term")
+    )
+    assert terms["receipt"] > 1000 and terms["stocktake"] == 300 * 12 and terms["production"] > 0
+    database.close()
+
+
 def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
     script = (
         "import json, django; django.setup();"

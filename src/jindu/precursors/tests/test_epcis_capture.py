@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from jindu.core.crypto import get_provider
 from jindu.core.models import AuditRecord
 from jindu.core.testing.helpers import api_client, assert_error_shape
 from jindu.precursors.conftest import FIRM_A, FIRM_B, ledger_document, load_fixture
@@ -95,9 +96,12 @@ def capture(client, document) -> object:
 
 
 def test_a_firm_captures_its_ledger_with_kg_pure_and_balance_terms(firms):
-    response = capture(api_client(firms["user_a"]), ledger_document(FIRM_A, ledger_events()))
+    document = ledger_document(FIRM_A, ledger_events())
+    response = capture(api_client(firms["user_a"]), document)
     assert response.status_code == 202, response.content
     body = response.json()
+    # The digest is the SM3 of the bytes the firm sent.
+    assert body["document_digest"] == get_provider().sm3(json.dumps(document).encode())
     assert response["Location"] == f"{CAPTURE}/{body['captureID']}"
     assert body["event_count"] == 7 and body["duplicate_count"] == 0 and body["enterprise"] == FIRM_A
     stored = EpcisCapture.objects.get(pk=body["captureID"])
