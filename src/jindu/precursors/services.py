@@ -290,7 +290,7 @@ def epcis_capture(
         )
         seen = set(
             EpcisEvent.objects.filter(
-                enterprise=enterprise, content_hash__in=[event.content_hash for event in parsed.events]
+                enterprise=enterprise, content_hash__any=[event.content_hash for event in parsed.events]
             ).values_list("content_hash", flat=True)
         )
         events: list[tuple[CapturedEvent, list[dict[str, str]], list[Any]]] = []
@@ -303,6 +303,18 @@ def epcis_capture(
             warnings = _event_warnings(event, resolver, received_at)
             quantities = _quantity_rows(event, resolver, warnings)
             events.append((event, warnings, quantities))
+        # Permits the events name: warnings (never refusals), and the caps they use up (one query, none when
+        # the document names no permit).
+        from jindu.precursors.permits import permit_warnings_and_consumption
+
+        permit_checks = permit_warnings_and_consumption(
+            enterprise,
+            [(event, quantities) for event, _w, quantities in events],
+            actor=actor,
+            capture=capture,
+        )
+        for index, permit_warnings in permit_checks.items():
+            events[index][1].extend(permit_warnings)
         _store_events(capture, enterprise, events, received_at)
         capture.event_count = len(events)
         capture.duplicate_count = duplicates

@@ -62,11 +62,18 @@ def test_any_accepts_a_generator_and_combines_with_other_filters(records):
     assert found.count() == 2
 
 
-def test_any_refuses_what_is_not_a_list_of_integers():
+def test_any_refuses_what_is_not_a_list_of_keys_of_the_column():
     with pytest.raises(TypeError):
         list(OrgUnit.objects.filter(pk__any="12"))
     with pytest.raises(ValueError):
         list(OrgUnit.objects.filter(pk__any=["twelve"]))
+
+
+def test_any_on_a_text_column(records):
+    titles = ["community_a", "grid_a", "nowhere"]
+    found = sorted(SampleRecord.objects.filter(title__any=titles).values_list("title", flat=True))
+    assert found == ["community_a", "community_a", "grid_a"]
+    assert not SampleRecord.objects.filter(title__any=[]).exists()
 
 
 @isolate_apps("jindu.core.testing.sampleapp")
