@@ -19,7 +19,7 @@ from jindu.precursors import selectors, services
 from jindu.precursors.epcis.document import query_document
 from jindu.precursors.models import EpcisCapture, Substance
 from jindu.precursors.permissions import VIEW_PRECURSORS
-from jindu.precursors.schemas import CaptureOut, EnterpriseIn, EnterpriseOut, SubstanceOut
+from jindu.precursors.schemas import BalanceOut, CaptureOut, EnterpriseIn, EnterpriseOut, SubstanceOut
 
 router = Router(tags=["precursors"])
 # Areas with their own modules (one owner each) are mounted under the same prefix.
@@ -69,6 +69,23 @@ def list_enterprises(request: HttpRequest) -> Any:
 @router.get("/enterprises/{enterprise_id}", response={200: EnterpriseOut, **ERRORS}, summary="One firm")
 def get_enterprise(request: HttpRequest, enterprise_id: int) -> Any:
     return selectors.access_enterprise(request.user, enterprise_id)
+
+
+# Balances -------------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/balances",
+    response={200: list[BalanceOut], **ERRORS},
+    summary="Monthly mass balances (kg pure) of the firms I may read",
+)
+def list_balances(
+    request: HttpRequest, first_month: str, months: int = 1, enterprise: int | None = None
+) -> Any:
+    """Per firm, substance and month: the balance terms, book stock, counted stock, MUF, σ and status."""
+    return selectors.balances_for_user(
+        request.user, first_month=selectors.parse_month(first_month), months=months, enterprise_id=enterprise
+    )
 
 
 # EPCIS ------------------------------------------------------------------------------------------------------

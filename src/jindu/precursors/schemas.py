@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from ninja import Schema
@@ -60,6 +61,25 @@ class EnterpriseOut(Schema):
     @staticmethod
     def resolve_park(obj: Any) -> str | None:
         return obj.park.code if obj.park_id else None
+
+
+class BalanceOut(Schema):
+    enterprise: str
+    enterprise_name: str
+    substance: str
+    substance_name: str
+    month: dt.date
+    opening_stock: Decimal | None
+    receipts: Decimal
+    production: Decimal
+    shipments: Decimal
+    consumption: Decimal
+    documented_losses: Decimal
+    book_stock: Decimal
+    closing_stock: Decimal | None
+    muf: Decimal | None = Field(description="book stock − counted stock, kg pure (positive: shortage)")
+    sigma_muf: float | None
+    status: str = Field(description="ok, warning (> 2σ), alert (> 3σ) or no_stocktake")
 
 
 class CaptureOut(Schema):

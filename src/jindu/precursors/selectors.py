@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from jindu.core.errors import Forbidden, ServiceError
+from jindu.core.errors import Forbidden, NotFound, ServiceError
 from jindu.core.scoping import READ, access_object
 from jindu.precursors.models import Enterprise, EpcisEvent
 from jindu.precursors.permissions import ACT_FOR_ENTERPRISE, VIEW_PRECURSORS
@@ -138,3 +138,73 @@ def events_search(
         moment, pk = after
         events = events.filter(Q(event_time__gt=moment) | Q(event_time=moment, pk__gt=pk))
     return list(events.order_by("event_time", "pk")[:limit])
+
+
+def visible_enterprise_ids(user: Any) -> list[int]:
+    """Ids of the firms whose ledgers and balances the user may read."""
+    if is_enterprise_user(user) and not user.has_jindu_perm(VIEW_PRECURSORS):
+        return member_enterprise_ids(user)
+    if not user.has_jindu_perm(VIEW_PRECURSORS):
+        raise Forbidden()
+    return list(enterprises_for_user(user).values_list("pk", flat=True))
+
+
+def balances_for_user(
+    user: Any, *, first_month: dt.date, months: int, enterprise_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Monthly balances of the firms the user may read (or of one of them), as rows with the firm's credit
+    code and name and the substance's code and name."""
+    from jindu.precursors.balance import BalanceSettings
+    from jindu.precursors.balances import monthly_balances
+    from jindu.precursors.models import Substance
+
+    if not 1 <= months <= 24:
+        raise ServiceError(_("Between 1 and 24 months."), fields={"months": _("between 1 and 24")})
+    ids = visible_enterprise_ids(user)
+    if enterprise_id is not None:
+        if enterprise_id not in ids:
+            raise NotFound()
+        ids = [enterprise_id]
+    balances = monthly_balances(
+        first_month=first_month, months=months, settings=BalanceSettings(), enterprise_ids=ids
+    )
+    firms = {firm.pk: firm for firm in Enterprise.objects.filter(pk__any=ids).only("pk", "uscc", "name")}
+    substances = {s.pk: s for s in Substance.objects.all()}
+    rows = []
+    for balance in balances:
+        result, terms = balance.result, balance.result.terms
+        rows.append(
+            {
+                "enterprise_id": balance.enterprise_id,
+                "enterprise": firms[balance.enterprise_id].uscc,
+                "enterprise_name": firms[balance.enterprise_id].name,
+                "substance": substances[balance.substance_id].code,
+                "substance_name": substances[balance.substance_id].name_zh,
+                "month": balance.month,
+                "opening_stock": terms.opening_stock,
+                "receipts": terms.receipts,
+                "production": terms.production,
+                "shipments": terms.shipments,
+                "consumption": terms.consumption,
+                "documented_losses": terms.documented_losses,
+                "book_stock": result.book_stock,
+                "closing_stock": result.closing_stock,
+                "muf": result.muf,
+                "sigma_muf": result.sigma_muf,
+                "status": result.status,
+            }
+        )
+    return rows
+
+
+def parse_month(value: str, name: str = "first_month") -> dt.date:
+    """``YYYY-MM`` → the first day of that month, or a 400 naming the parameter."""
+    try:
+        year, month = value.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError(value)
+        return dt.date(int(year), int(month), 1)
+    except ValueError:
+        raise ServiceError(
+            _("%(name)s is a month like 2026-03.") % {"name": name}, fields={name: _("a month like 2026-03")}
+        ) from None

@@ -3,6 +3,7 @@ from django.urls import include, path
 app_name = "precursors"
 
 urlpatterns = [
+    path("", include("jindu.precursors.urls_ledger")),
     path("", include("jindu.precursors.urls_permits")),
     path("", include("jindu.precursors.urls_warnings")),
 ]

@@ -1,0 +1,10 @@
+"""Pages of the precursors app: ledgers and balances (included by urls.py)."""
+
+from django.urls import path
+
+from jindu.precursors import views_ledger
+
+urlpatterns = [
+    path("balances/", views_ledger.balances, name="balances"),
+    path("enterprises/<int:pk>/ledger/", views_ledger.ledger, name="ledger"),
+]

@@ -1,0 +1,93 @@
+"""Pages of a firm's ledger (its captured events) and of the monthly mass balances."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from jindu.core.errors import ServiceError
+from jindu.core.views import ui_errors
+from jindu.precursors import selectors
+from jindu.precursors.models import EpcisQuantity
+
+
+class BalanceFilterForm(forms.Form):
+    first_month = forms.CharField(
+        label=_("From month"), max_length=7, required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
+    months = forms.IntegerField(label=_("Months"), min_value=1, max_value=24, required=False)
+    flagged = forms.BooleanField(label=_("Only warnings and alerts"), required=False)
+
+
+def _default_first_month(months: int) -> dt.date:
+    today = timezone.localdate()
+    year, month = today.year, today.month - months
+    while month < 1:
+        year, month = year - 1, month + 12
+    return dt.date(year, month, 1)
+
+
+@login_required
+@ui_errors
+def balances(request: HttpRequest) -> HttpResponse:
+    """Monthly balances of the firms in view: one row per firm and substance, one cell per month."""
+    selectors.visible_enterprise_ids(request.user)  # 403 for roles that read no ledgers
+    form = BalanceFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    months = data.get("months") or 6
+    first_month = _default_first_month(months)
+    if data.get("first_month"):
+        try:
+            first_month = selectors.parse_month(data["first_month"])
+        except ServiceError as error:
+            form.add_error("first_month", error.message)
+    rows = selectors.balances_for_user(request.user, first_month=first_month, months=months)
+    grouped: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["enterprise_id"], row["substance"])
+        line = grouped.setdefault(key, {"row": row, "cells": [], "flagged": False})
+        line["cells"].append(row)
+        line["flagged"] = line["flagged"] or row["status"] in ("warning", "alert")
+    lines = [line for line in grouped.values() if line["flagged"] or not data.get("flagged")]
+    lines.sort(
+        key=lambda line: (not line["flagged"], line["row"]["enterprise_name"], line["row"]["substance"])
+    )
+    month_list = sorted({row["month"] for row in rows})
+    page = Paginator(lines, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "precursors/balance_list.html",
+        {
+            "form": form,
+            "page": page,
+            "months": month_list,
+            "flagged_count": sum(1 for x in grouped.values() if x["flagged"]),
+        },
+    )
+
+
+@login_required
+@ui_errors
+def ledger(request: HttpRequest, pk: int) -> HttpResponse:
+    """A firm's captured events, newest first, with their quantities in kg pure and capture warnings."""
+    enterprise = selectors.access_enterprise(request.user, pk)
+    events = (
+        selectors.events_for_user(request.user).filter(enterprise=enterprise).order_by("-event_time", "-pk")
+    )
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    quantities: dict[int, list[EpcisQuantity]] = defaultdict(list)
+    for quantity in EpcisQuantity.objects.filter(event__in=[event.pk for event in page]).select_related(
+        "substance"
+    ):
+        quantities[quantity.event_id].append(quantity)
+    rows = [{"event": event, "quantities": quantities.get(event.pk, [])} for event in page]
+    return render(request, "precursors/ledger.html", {"enterprise": enterprise, "page": page, "rows": rows})
