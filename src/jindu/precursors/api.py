@@ -8,7 +8,8 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field
 
@@ -132,6 +133,28 @@ def capture(request: HttpRequest) -> Any:
     stored = services.epcis_capture(
         actor=request.user, enterprise=firm, document=document, document_bytes=request.body
     )
+    response = JsonResponse(
+        CaptureOut(
+            **_capture_out(EpcisCapture.objects.select_related("enterprise").get(pk=stored.pk))
+        ).model_dump(mode="json"),
+        status=202,
+    )
+    response["Location"] = f"/api/v1/precursors/epcis/capture/{stored.pk}"
+    return response
+
+
+@router.post(
+    "/ledger/upload",
+    response={202: CaptureOut, **ERRORS},
+    summary="Upload a ledger sheet (台账, .xlsx or .csv): captured as EPCIS events, whole or not at all",
+)
+def upload_ledger(request: HttpRequest, file: File[UploadedFile]) -> Any:
+    """A firm's user uploads its ledger sheet; each row becomes an EPCIS event of one capture. Any bad cell
+    refuses the sheet (400) with ``row N.column`` for every problem, and nothing is stored."""
+    from jindu.precursors.ledger_upload import ledger_upload
+
+    firm = selectors.capturing_enterprise(request.user)
+    stored = ledger_upload(actor=request.user, enterprise=firm, filename=file.name or "", content=file.read())
     response = JsonResponse(
         CaptureOut(
             **_capture_out(EpcisCapture.objects.select_related("enterprise").get(pk=stored.pk))

@@ -171,11 +171,25 @@ class _Resolver:
         return uri in self.known_parties or uri in self.known_locations
 
 
+def _positive_decimal(value: Any) -> Decimal | None:
+    """A positive number from an extension field, else None (a bad value is the quantity's warning later)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() and number > 0 else None
+
+
 def _quantity_rows(
     event: CapturedEvent, resolver: _Resolver, warnings: list[dict[str, str]]
 ) -> list[tuple[str, Any, Substance | None, Decimal | None, str]]:
     """(role, quantity element, substance, kg pure, balance term) for each quantity element of an event."""
     terms = balance_terms(event)
+    # A ledger without product master data (an uploaded sheet) states concentration and density on the event.
+    event_fraction = _positive_decimal(event.extensions.get("jd:massFraction"))
+    event_density = _positive_decimal(event.extensions.get("jd:densityKgPerL"))
     rows = []
     for role, elements in (
         ("quantity", event.quantities),
@@ -185,6 +199,9 @@ def _quantity_rows(
     ):
         for index, element in enumerate(elements):
             substance, fraction, density = resolver.substance_of(element.epc_class)
+            if element.epc_class not in resolver.products:
+                fraction = event_fraction or fraction
+                density = event_density or density
             kg: Decimal | None = None
             if substance is None:
                 warnings.append(

@@ -90,4 +90,54 @@ def ledger(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         quantities[quantity.event_id].append(quantity)
     rows = [{"event": event, "quantities": quantities.get(event.pk, [])} for event in page]
-    return render(request, "precursors/ledger.html", {"enterprise": enterprise, "page": page, "rows": rows})
+    may_upload = enterprise.pk in selectors.member_enterprise_ids(request.user)
+    return render(
+        request,
+        "precursors/ledger.html",
+        {"enterprise": enterprise, "page": page, "rows": rows, "may_upload": may_upload},
+    )
+
+
+class LedgerUploadForm(forms.Form):
+    file = forms.FileField(label=_("Ledger sheet (.xlsx or .csv)"))
+
+
+@login_required
+@ui_errors
+def ledger_upload_page(request: HttpRequest) -> HttpResponse:
+    """A firm's user uploads its ledger sheet; problems are listed by row and column."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from jindu.precursors.ledger_upload import COLUMNS, KINDS, ledger_upload
+
+    firm = selectors.capturing_enterprise(request.user)
+    form = LedgerUploadForm(request.POST or None, request.FILES or None)
+    problems: dict[str, str] = {}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            capture = ledger_upload(
+                actor=request.user, enterprise=firm, filename=upload.name, content=upload.read()
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            problems = error.fields
+        else:
+            messages.success(
+                request,
+                _("%(events)s rows recorded (%(duplicates)s already recorded before).")
+                % {"events": capture.event_count, "duplicates": capture.duplicate_count},
+            )
+            return redirect("precursors:ledger", pk=firm.pk)
+    return render(
+        request,
+        "precursors/ledger_upload.html",
+        {
+            "enterprise": firm,
+            "form": form,
+            "problems": problems,
+            "columns": [names[0] for names in COLUMNS.values()],
+            "kinds": list(KINDS),
+        },
+    )
