@@ -20,7 +20,14 @@ from jindu.precursors import selectors, services
 from jindu.precursors.epcis.document import query_document
 from jindu.precursors.models import EpcisCapture, Substance
 from jindu.precursors.permissions import VIEW_PRECURSORS
-from jindu.precursors.schemas import BalanceOut, CaptureOut, EnterpriseIn, EnterpriseOut, SubstanceOut
+from jindu.precursors.schemas import (
+    BalanceOut,
+    CaptureOut,
+    CreditRatingOut,
+    EnterpriseIn,
+    EnterpriseOut,
+    SubstanceOut,
+)
 
 router = Router(tags=["precursors"])
 # Areas with their own modules (one owner each) are mounted under the same prefix.
@@ -70,6 +77,38 @@ def list_enterprises(request: HttpRequest) -> Any:
 @router.get("/enterprises/{enterprise_id}", response={200: EnterpriseOut, **ERRORS}, summary="One firm")
 def get_enterprise(request: HttpRequest, enterprise_id: int) -> Any:
     return selectors.access_enterprise(request.user, enterprise_id)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/credit",
+    response={200: CreditRatingOut, **ERRORS},
+    summary="The firm's latest credit rating with its reasons (the firm sees its own)",
+)
+def get_credit(request: HttpRequest, enterprise_id: int) -> Any:
+    from jindu.precursors.rating import latest_rating
+
+    rating = latest_rating(selectors.access_enterprise(request.user, enterprise_id))
+    if rating is None:
+        raise NotFound(_("This firm has not been rated yet."))
+    return rating
+
+
+@router.post(
+    "/enterprises/{enterprise_id}/credit/recompute",
+    response={201: CreditRatingOut, **ERRORS},
+    summary="Rate the firm now (after an event that changes its credit)",
+)
+def recompute_credit(request: HttpRequest, enterprise_id: int) -> Any:
+    from jindu.core.scoping import WRITE
+    from jindu.precursors.rating import latest_rating, rate_enterprises
+
+    enterprise = selectors.access_enterprise(request.user, enterprise_id, action=WRITE)
+    if selectors.is_enterprise_user(request.user) and enterprise.pk in selectors.member_enterprise_ids(
+        request.user
+    ):
+        raise NotFound()  # a firm does not rate itself
+    rate_enterprises(enterprise_ids=[enterprise.pk], trigger="manual")
+    return Status(201, latest_rating(enterprise))
 
 
 # Balances -------------------------------------------------------------------------------------------------

@@ -82,6 +82,29 @@ class BalanceOut(Schema):
     status: str = Field(description="ok, warning (> 2σ), alert (> 3σ) or no_stocktake")
 
 
+class CreditRatingOut(Schema):
+    enterprise: str
+    as_of: dt.date
+    score: int
+    grade: str
+    grade_by_score: str
+    scheme: str = Field(
+        description="label of the scheme version (a PROPOSED default until the office approves)"
+    )
+    reasons: list[dict]
+    vetoes: list[dict]
+    supervision: dict
+    inspection_plan: list[dt.date]
+
+    @staticmethod
+    def resolve_enterprise(obj: Any) -> str:
+        return obj.enterprise.uscc
+
+    @staticmethod
+    def resolve_scheme(obj: Any) -> str:
+        return obj.scheme.label
+
+
 class CaptureOut(Schema):
     captureID: str  # noqa: N815 (the standard's name)
     enterprise: str

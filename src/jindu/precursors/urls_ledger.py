@@ -8,4 +8,5 @@ urlpatterns = [
     path("balances/", views_ledger.balances, name="balances"),
     path("enterprises/<int:pk>/ledger/", views_ledger.ledger, name="ledger"),
     path("ledger/upload/", views_ledger.ledger_upload_page, name="ledger_upload"),
+    path("enterprises/<int:pk>/credit/", views_ledger.credit, name="credit"),
 ]

@@ -141,3 +141,21 @@ def ledger_upload_page(request: HttpRequest) -> HttpResponse:
             "kinds": list(KINDS),
         },
     )
+
+
+@login_required
+@ui_errors
+def credit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The firm's latest credit rating: score, grade, what it means for supervision, and why."""
+    from jindu.precursors.rating import latest_rating
+
+    enterprise = selectors.access_enterprise(request.user, pk)
+    rating = latest_rating(enterprise)
+    dimensions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for reason in rating.reasons if rating else []:
+        dimensions[reason.get("dimension") or "bonus"].append(reason)
+    return render(
+        request,
+        "precursors/credit.html",
+        {"enterprise": enterprise, "rating": rating, "dimensions": dict(dimensions)},
+    )

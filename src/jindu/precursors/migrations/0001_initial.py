@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             name='Enterprise',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_path', jindu.core.models.base.OrgPathField(db_index=True, default='', editable=False, max_length=512, verbose_name='org unit path')),
+                ('org_path', jindu.core.models.base.OrgPathField(default='', editable=False, max_length=512, verbose_name='org unit path')),
                 ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('last_updated', models.DateTimeField(auto_now=True, verbose_name='last updated')),
                 ('uscc', models.CharField(max_length=18, unique=True, verbose_name='unified social credit code')),
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
             name='EpcisCapture',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_path', jindu.core.models.base.OrgPathField(db_index=True, default='', editable=False, max_length=512, verbose_name='org unit path')),
+                ('org_path', jindu.core.models.base.OrgPathField(default='', editable=False, max_length=512, verbose_name='org unit path')),
                 ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('last_updated', models.DateTimeField(auto_now=True, verbose_name='last updated')),
                 ('source', models.CharField(choices=[('epcis', 'EPCIS capture interface'), ('ledger_upload', 'Ledger upload (Excel/CSV)')], max_length=16, verbose_name='source')),
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
             name='EpcisEvent',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_path', jindu.core.models.base.OrgPathField(db_index=True, default='', editable=False, max_length=512, verbose_name='org unit path')),
+                ('org_path', jindu.core.models.base.OrgPathField(default='', editable=False, max_length=512, verbose_name='org unit path')),
                 ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('last_updated', models.DateTimeField(auto_now=True, verbose_name='last updated')),
                 ('event_type', models.CharField(max_length=24, verbose_name='event type')),
@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
             name='IndustrialPark',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_path', jindu.core.models.base.OrgPathField(db_index=True, default='', editable=False, max_length=512, verbose_name='org unit path')),
+                ('org_path', jindu.core.models.base.OrgPathField(default='', editable=False, max_length=512, verbose_name='org unit path')),
                 ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('last_updated', models.DateTimeField(auto_now=True, verbose_name='last updated')),
                 ('code', models.SlugField(max_length=64, unique=True, verbose_name='code')),

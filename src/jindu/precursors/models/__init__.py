@@ -2,6 +2,7 @@
 from jindu.precursors.models import permits as permits  # noqa: F401
 from jindu.precursors.models import warnings as warnings  # noqa: F401
 from jindu.precursors.models.catalogue import MixtureRule, Substance, SubstanceCategory
+from jindu.precursors.models.credit import CreditRating
 from jindu.precursors.models.enterprises import (
     Enterprise,
     EnterpriseStatus,
@@ -20,6 +21,7 @@ from jindu.precursors.models.epcis import (
 __all__ = [
     "BalanceTerm",
     "CaptureSource",
+    "CreditRating",
     "Enterprise",
     "EnterpriseStatus",
     "EpcisCapture",
