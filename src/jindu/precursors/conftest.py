@@ -16,6 +16,22 @@ from jindu.core.validators import uscc_check_char
 FIXTURES = Path(__file__).parent / "tests" / "fixtures" / "epcis"
 
 
+@pytest.fixture(autouse=True)
+def _shipped_configuration(request: pytest.FixtureRequest) -> None:
+    """The catalogue and the shipped policies come from data migrations; a transactional test elsewhere in
+    the session (a browser test) flushes them, so database tests of this app put them back first."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from jindu.precursors.catalogue import install_catalogue
+    from jindu.precursors.models import MixtureRule, Substance
+    from jindu.precursors.rating import install_default_credit_scheme
+
+    install_catalogue(Substance, MixtureRule)
+    install_default_credit_scheme()
+
+
 def uscc(first17: str) -> str:
     return first17 + uscc_check_char(first17)
 
