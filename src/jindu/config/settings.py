@@ -209,6 +209,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "jindu.people.tasks.evaluate_everyone",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Diversion warnings over yesterday's ledgers, after the people run.
+    "precursors-warnings-nightly": {
+        "task": "jindu.precursors.tasks.run_diversion_warnings",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    # 禁毒信用 of every firm, on the first of the month.
+    "precursors-credit-monthly": {
+        "task": "jindu.precursors.tasks.rate_everyone",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+    },
 }
 
 LOGGING = {

@@ -10,7 +10,9 @@ class PrecursorsConfig(AppConfig):
     verbose_name = _("Precursor chemicals")
 
     def ready(self) -> None:
+        from jindu.core.navigation import MENU, MenuItem, MenuSection
         from jindu.core.roles import Role, grant
+        from jindu.precursors import rating, tasks  # noqa: F401 (they register the app's jobs)
         from jindu.precursors.permissions import (
             ACT_FOR_ENTERPRISE,
             MANAGE_CATALOGUE,
@@ -22,5 +24,17 @@ class PrecursorsConfig(AppConfig):
         for role in (Role.CITY_OFFICE, Role.DISTRICT_OFFICE, Role.POLICE):
             grant(role, VIEW_PRECURSORS, MANAGE_ENTERPRISES)
         grant(Role.CITY_OFFICE, MANAGE_CATALOGUE)
-        # A firm's users act for their own firm only (memberships, not org-unit scopes).
+        # A firm's users act for their own firm only (the credit code on their account, not org-unit scopes).
         grant(Role.ENTERPRISE, ACT_FOR_ENTERPRISE)
+        MENU.insert(
+            2,
+            MenuSection(
+                _("Precursor chemicals"),
+                [
+                    MenuItem(_("Diversion warnings"), "precursors:warning_list", VIEW_PRECURSORS),
+                    MenuItem(_("Mass balances"), "precursors:balances", VIEW_PRECURSORS),
+                    MenuItem(_("Rule precision"), "precursors:warning_precision", VIEW_PRECURSORS),
+                    MenuItem(_("Upload the ledger"), "precursors:ledger_upload", ACT_FOR_ENTERPRISE),
+                ],
+            ),
+        )

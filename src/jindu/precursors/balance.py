@@ -136,12 +136,20 @@ class BalanceTerms:
     closing_stock: Decimal | None = None
     uncertainty: TermUncertainties | None = None
     opening_stock_sigma_kg: float | None = None
+    # The opening stock is the previous period's book stock (no stocktake in between), which may be negative:
+    # a firm that recorded more going out than coming in. The balance carries it on rather than failing, and
+    # the next counted stock shows the gap as MUF.
+    opening_is_book_stock: bool = False
 
     def __post_init__(self) -> None:
         # Normalise ints to Decimal and refuse negative terms: corrections are separate events, not negative flows.
         for name in _TERM_NAMES:
             value = getattr(self, name)
             if value is None and name in ("opening_stock", "closing_stock"):
+                continue
+            if name == "opening_stock" and self.opening_is_book_stock and isinstance(value, Decimal):
+                if not value.is_finite():
+                    raise BalanceError(f"opening_stock must be finite, got {value}.")
                 continue
             number = _check_kg(value, name)
             if number is not value:
@@ -171,6 +179,11 @@ class BalanceResult:
     floor_kg: Decimal
     exact: bool
     status: BalanceStatus
+
+    @property
+    def negative_book_stock(self) -> bool:
+        """More recorded going out than coming in: the records lack a receipt, production or opening stock."""
+        return self.book_stock < 0
 
 
 def compute_balance(
@@ -304,7 +317,12 @@ def balance_period_series(
                 )
             else:
                 opening, opening_sigma = previous.book_stock, previous.sigma_book_kg
-            terms = dataclasses.replace(terms, opening_stock=opening, opening_stock_sigma_kg=opening_sigma)
+            terms = dataclasses.replace(
+                terms,
+                opening_stock=opening,
+                opening_stock_sigma_kg=opening_sigma,
+                opening_is_book_stock=previous.closing_stock is None,
+            )
         previous = compute_balance(terms, settings, exact=exact)
         results.append(previous)
     return results

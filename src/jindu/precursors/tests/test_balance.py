@@ -488,3 +488,22 @@ def test_compute_balance_is_cheap():
         compute_balance(terms, SIMPLE)
     per_call = (time.perf_counter() - start) / 10_000
     assert per_call < 50e-6  # typically ~3 µs; generous bound for slow CI machines
+
+
+def test_a_negative_book_stock_is_carried_to_the_next_count_not_refused() -> None:
+    # January: 100 kg in, 150 kg out, nothing counted: book stock −50 (a receipt is missing from the records).
+    # February: 80 kg in, counted 25 kg: book = −50 + 80 = 30, MUF = 30 − 25 = 5 kg.
+    results = balance_period_series(
+        [
+            BalanceTerms(opening_stock=Decimal(0), receipts=Decimal(100), shipments=Decimal(150)),
+            BalanceTerms(opening_stock=None, receipts=Decimal(80), closing_stock=Decimal(25)),
+        ],
+        BalanceSettings(),
+    )
+    assert results[0].book_stock == Decimal(-50) and results[0].negative_book_stock
+    assert results[0].status == "no_stocktake"
+    assert results[1].terms.opening_stock == Decimal(-50) and results[1].muf == Decimal(5)
+    assert not results[1].negative_book_stock
+    # A physical count is never negative: only a carried book stock may be.
+    with pytest.raises(BalanceError):
+        BalanceTerms(opening_stock=Decimal(-1))

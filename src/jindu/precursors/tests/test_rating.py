@@ -100,3 +100,14 @@ def test_credit_api_and_page_matrix(rated, users):
         ui_client(users["district_b"]).get(f"/precursors/enterprises/{firms['a'].pk}/credit/").status_code
         == 404
     )
+
+
+def test_the_monthly_task_rates_everyone_as_a_job(firms, django_capture_on_commit_callbacks):
+    from jindu.core.models import Job
+    from jindu.precursors.tasks import rate_everyone
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rate_everyone()
+    job = Job.objects.get(name="precursors_credit")
+    assert job.status == "completed", job.log
+    assert job.result == {"firms": 2} and CreditRating.objects.count() == 2

@@ -1,0 +1,682 @@
+"""Diversion warnings: each rule fires on a planted case (with the right evidence) and stays silent on a clean
+one; reruns never duplicate; thresholds come from the versioned policy; the lifecycle services and precision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db.models import F
+from django.utils import translation
+
+from jindu.core.errors import NotFound, ServiceError
+from jindu.core.models import AuditRecord, OrgUnit, PolicyVersion
+from jindu.core.policy import policy_publish
+from jindu.core.roles import Role
+from jindu.core.testing.helpers import make_user
+from jindu.precursors import services
+from jindu.precursors.conftest import FIRM_A, FIRM_B, ledger_document, uscc
+from jindu.precursors.models import Enterprise, EpcisEvent
+from jindu.precursors.models.warnings import DiversionWarning, RuleCode, WarningEvent
+from jindu.precursors.warnings import (
+    DEFAULT_WARNING_RULES,
+    WARNING_RULES,
+    WarningConflict,
+    install_default_rules,
+    rule_precision,
+    run_warnings,
+    warning_assign,
+    warning_close,
+    warning_verify,
+)
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2026, 6, 30)
+PIPERONAL = "urn:jindu:class:120-57-0:LOT-P"  # category 1
+ANHYDRIDE = "urn:jindu:class:108-24-7:LOT-A"  # category 2
+ACETONE = "urn:jindu:class:67-64-1:LOT-1"  # category 3
+FIRM_C = uscc("91330203MA2C00001")
+FIRM_D = uscc("91330203MA2D00001")
+UNREGISTERED = "urn:jindu:party:" + uscc("91330000MA2X00001")
+OTHER_UNREGISTERED = "urn:jindu:party:" + uscc("91330000MA2Y00001")
+
+
+@pytest.fixture(autouse=True)
+def _rules_policy(db: Any) -> None:
+    """The shipped thresholds come from a data migration; a transactional test elsewhere may flush them."""
+    install_default_rules()
+
+
+def party(code: str) -> str:
+    return f"urn:jindu:party:{code}"
+
+
+def when(day: str, hour: int = 10) -> str:
+    """``"06-10"`` → 2026-06-10 at ``hour``:00 in Beijing time (``"2025-06-10"`` for another year)."""
+    full = day if day.count("-") == 2 else f"2026-{day}"
+    return f"{full}T{hour:02d}:00:00+08:00"
+
+
+def ev(kind: str, day: str, hour: int = 10, **fields: Any) -> dict:
+    body: dict[str, Any] = {"type": kind, "eventTime": when(day, hour), "eventTimeZoneOffset": "+08:00"}
+    if kind != "TransformationEvent":
+        body["action"] = fields.pop("action", "OBSERVE")
+    body.update(fields)
+    return body
+
+
+def ship(day: str, kg: float, buyer: str, epc_class: str = ACETONE, hour: int = 10, **fields: Any) -> dict:
+    return ev(
+        "ObjectEvent",
+        day,
+        hour,
+        bizStep="shipping",
+        disposition="in_transit",
+        quantityList=[{"epcClass": epc_class, "quantity": kg, "uom": "KGM"}],
+        destinationList=[{"type": "owning_party", "destination": buyer}],
+        **fields,
+    )
+
+
+def receive(day: str, kg: float, seller: str | None, epc_class: str = ACETONE, hour: int = 10) -> dict:
+    fields: dict[str, Any] = {}
+    if seller:
+        fields["sourceList"] = [{"type": "owning_party", "source": seller}]
+    return ev(
+        "ObjectEvent",
+        day,
+        hour,
+        bizStep="receiving",
+        quantityList=[{"epcClass": epc_class, "quantity": kg, "uom": "KGM"}],
+        **fields,
+    )
+
+
+def paid(event: dict, method: str) -> dict:
+    """The event with the firm's payment-method extension field."""
+    return {**event, "jd:paymentMethod": method}
+
+
+def count(day: str, kg: float, epc_class: str = ACETONE) -> dict:
+    return ev(
+        "ObjectEvent",
+        day,
+        17,
+        bizStep="stock_taking",
+        quantityList=[{"epcClass": epc_class, "quantity": kg, "uom": "KGM"}],
+    )
+
+
+def consume(day: str, kg: float, epc_class: str = ACETONE, order: str = "WO") -> dict:
+    return ev(
+        "TransformationEvent",
+        day,
+        12,
+        bizStep="jd:consuming",
+        transformationID=f"urn:jindu:transformation:{order}-{day}",
+        inputQuantityList=[{"epcClass": epc_class, "quantity": kg, "uom": "KGM"}],
+    )
+
+
+def capture(
+    firm: Enterprise, events: list[dict], *, delay: dt.timedelta = dt.timedelta(hours=1)
+) -> list[int]:
+    """Capture through the service, then set each event's record time to its event time + ``delay`` (a firm
+    recording as things happen); returns the event ids in document order."""
+    stored = services.epcis_capture(actor=None, enterprise=firm, document=ledger_document(firm.uscc, events))
+    assert stored.event_count == len(events), stored
+    EpcisEvent.objects.filter(capture=stored).update(record_time=F("event_time") + delay)
+    return list(EpcisEvent.objects.filter(capture=stored).order_by("pk").values_list("pk", flat=True))
+
+
+def more_firms(users: dict) -> dict[str, Enterprise]:
+    c = services.enterprise_register(actor=None, uscc=FIRM_C, name="丙化工", org_unit_code="330203")
+    d = services.enterprise_register(actor=None, uscc=FIRM_D, name="丁化工", org_unit_code="330203")
+    return {"c": c, "d": d}
+
+
+def warnings_of(rule: str) -> list[DiversionWarning]:
+    return list(DiversionWarning.objects.filter(rule=rule).order_by("pk"))
+
+
+def event_ids(warning: DiversionWarning) -> list[int]:
+    return [item["id"] for item in warning.evidence if item["kind"] == "epcis_event"]
+
+
+def run(*rules: str) -> dict:
+    return run_warnings(AS_OF, rules=list(rules) or None)
+
+
+# --- A01 order far above the buyer's usual quantity -------------------------------------------------------
+
+
+def test_a01_fires_on_a_shipment_far_above_the_buyers_median(firms):
+    ids = capture(
+        firms["a"],
+        [
+            ship("02-10", 100, party(FIRM_B)),
+            ship("03-10", 120, party(FIRM_B)),
+            ship("04-10", 80, party(FIRM_B)),
+            ship("05-01", 100, party(FIRM_B)),
+            ship("06-10", 500, party(FIRM_B)),  # 5× the median of 100: a warning
+            ship("06-12", 250, party(FIRM_B)),  # 2.3× the median: silent
+            ship("06-20", 1200, party(FIRM_B)),  # 10.9× the median of 110: an alert
+            ship("06-21", 1000, UNREGISTERED),  # no history for this buyer: not A01's business
+        ],
+    )
+    summary = run("A01")
+    assert summary["by_rule"] == {"A01": 2} and summary["created"] == 2
+    first, second = warnings_of("A01")
+    assert event_ids(first) == [ids[4]] and event_ids(second) == [ids[6]]
+    assert first.level == "warning" and second.level == "alert"
+    assert first.enterprise == firms["a"] and first.org_unit.code == "330203"
+    assert first.params["ratio"] == "5.0" and first.params["median"] == "100"
+    with translation.override("en"):
+        assert "5.0× the median" in first.explanation
+    assert first.params["buyer"] == "乙化工有限公司"
+    assert first.evidence[0]["summary"].startswith(
+        "2026-06-10 10:00 甲化工有限公司: shipping / in_transit, 500 kg"
+    )
+    assert first.substance.code == "acetone" and first.window_start == dt.date(2026, 6, 10)
+
+
+def test_a01_is_silent_on_usual_quantities(firms):
+    capture(firms["a"], [ship(f"0{m}-10", 100 + m, party(FIRM_B)) for m in range(1, 7)])
+    assert run("A01")["findings"] == 0
+
+
+# --- A02 new customer -----------------------------------------------------------------------------------------
+
+
+def test_a02_flags_new_customers_category_1_always_and_2_3_above_p90(firms):
+    history = [
+        ship(day, kg, party(FIRM_B))
+        for day, kg in [
+            ("01-10", 100),
+            ("02-10", 100),
+            ("03-10", 110),
+            ("04-10", 90),
+            ("05-01", 100),
+            ("05-05", 120),
+        ]
+    ]
+    ids = capture(
+        firms["a"],
+        [
+            *history,
+            ship("06-05", 5, UNREGISTERED, PIPERONAL),  # category 1 to a new buyer: always
+            ship("06-06", 500, OTHER_UNREGISTERED),  # acetone above the p90 (120 kg) to a new buyer
+            ship("06-07", 50, party(FIRM_C)),  # a new buyer, but an ordinary quantity
+            ship("06-08", 5, party(FIRM_B), PIPERONAL),  # category 1, but B has bought before
+            ship("06-09", 3, UNREGISTERED, PIPERONAL),  # no longer a new customer
+        ],
+    )
+    assert run("A02")["by_rule"] == {"A02": 2}
+    category_1, above_p90 = warnings_of("A02")
+    assert event_ids(category_1) == [ids[6]] and category_1.level == "warning"
+    assert category_1.params["category"] == 1 and category_1.substance.code == "piperonal"
+    assert event_ids(above_p90) == [ids[7]] and above_p90.level == "notice"
+    assert above_p90.params["threshold"] == "120" and above_p90.params["percentile"] == 90
+
+
+def test_a02_is_silent_for_a_regular_customer(firms):
+    capture(firms["a"], [ship(f"0{m}-10", 5, party(FIRM_B), PIPERONAL) for m in range(1, 7)])
+    assert run("A02")["findings"] == 0
+
+
+# --- A03 payment -----------------------------------------------------------------------------------------
+
+
+def test_a03_flags_cash_as_alert_and_third_party_payment_as_warning(firms):
+    ids = capture(
+        firms["a"],
+        [
+            paid(ship("06-10", 100, party(FIRM_B)), "cash"),
+            paid(ship("06-11", 100, party(FIRM_B)), "third_party"),
+            paid(ship("06-12", 100, party(FIRM_B)), "bank_transfer"),
+            ship("06-13", 100, party(FIRM_B)),
+        ],
+    )
+    run("A03")
+    cash, third_party = warnings_of("A03")
+    assert (event_ids(cash), cash.level, cash.params["method"]) == ([ids[0]], "alert", "cash")
+    assert (event_ids(third_party), third_party.level) == ([ids[1]], "warning")
+    # An alert is due at once, a warning within 72 hours (the shipped SLA).
+    assert cash.due_at == cash.raised_at
+    assert third_party.due_at - third_party.raised_at == dt.timedelta(hours=72)
+
+
+def test_a03_is_silent_on_bank_transfers(firms):
+    capture(firms["a"], [paid(ship("06-12", 100, party(FIRM_B)), "bank_transfer")])
+    assert run("A03")["findings"] == 0
+
+
+# --- A07 company shopping -------------------------------------------------------------------------------------
+
+
+def test_a07_flags_a_buyer_supplied_by_three_sellers_in_30_days(firms, users):
+    extra = more_firms(users)
+    from_a = capture(firms["a"], [ship("06-01", 100, party(FIRM_B), ANHYDRIDE)])
+    from_c = capture(extra["c"], [ship("06-10", 100, party(FIRM_B), ANHYDRIDE)])
+    from_d = capture(
+        extra["d"],
+        [
+            ship("06-20", 100, party(FIRM_B), ANHYDRIDE),
+            # Σ above the category-2 cap (1,000 kg) from one seller within 30 days.
+            ship("06-03", 600, OTHER_UNREGISTERED, ANHYDRIDE),
+            ship("06-21", 600, OTHER_UNREGISTERED, ANHYDRIDE),
+        ],
+    )
+    # B's own receipt of A's delivery names A: the same seller, counted once.
+    received = capture(firms["b"], [receive("06-02", 100, party(FIRM_A), ANHYDRIDE)])
+    # Two sellers only, well under the cap: silent.
+    capture(firms["a"], [ship("06-01", 100, UNREGISTERED, ANHYDRIDE)])
+    capture(extra["c"], [ship("06-15", 100, UNREGISTERED, ANHYDRIDE)])
+    assert run("A07")["by_rule"] == {"A07": 2}
+    shopping = DiversionWarning.objects.get(rule="A07", enterprise=firms["b"])
+    assert sorted(event_ids(shopping)) == sorted([*from_a, *from_c, from_d[0], *received])
+    assert shopping.params["sellers"] == 3 and shopping.org_unit.code == "330213"
+    over_cap = DiversionWarning.objects.get(rule="A07", enterprise=extra["d"])
+    assert sorted(event_ids(over_cap)) == sorted(from_d[1:])
+    assert over_cap.params["kg"] == "1200" and over_cap.params["sellers"] == 1
+
+
+# --- A08 mass balance ----------------------------------------------------------------------------------------
+
+
+def test_a08_flags_a_month_that_does_not_close_and_not_a_balanced_one(firms):
+    capture(
+        firms["a"],
+        [receive("05-02", 1000, None), count("05-28", 1000), consume("06-10", 200), count("06-28", 700)],
+    )
+    capture(
+        firms["b"],
+        [receive("05-02", 500, None), count("05-28", 500), consume("06-10", 100), count("06-28", 400)],
+    )
+    assert run("A08")["by_rule"] == {"A08": 1}
+    [muf] = warnings_of("A08")
+    acetone = muf.substance
+    assert muf.enterprise == firms["a"] and muf.level == "alert" and acetone.code == "acetone"
+    assert muf.evidence[0]["kind"] == "balance"
+    assert muf.evidence[0]["id"] == f"{firms['a'].pk}:{acetone.pk}:2026-06"
+    assert muf.evidence[0]["data"]["muf"] == "100" and muf.evidence[0]["data"]["book"] == "800"
+    assert muf.window_start == dt.date(2026, 6, 1) and muf.window_end == dt.date(2026, 6, 30)
+
+
+def _monthly(months: list[str], leak: int) -> list[dict]:
+    """A firm receiving 1,000 kg a month, using it and keeping 500 kg; ``leak`` kg a month go missing, which
+    no single month shows beyond 2σ."""
+    events = []
+    for index, month in enumerate(months):
+        events += [
+            receive(f"{month}-02", 1000, None),
+            consume(f"{month}-10", 500 if index == 0 else 1000 - leak, order=month),
+            count(f"{month}-28", 500 - leak),
+        ]
+    return events
+
+
+def test_a08_cusum_catches_a_slow_leak_that_no_month_shows(firms, users):
+    extra = more_firms(users)
+    months = ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    capture(extra["c"], _monthly(months, leak=10))
+    capture(extra["d"], _monthly(months, leak=0))
+    assert run("A08")["by_rule"] == {"A08": 1}
+    [leak] = warnings_of("A08")
+    assert leak.enterprise == extra["c"] and leak.dedup_key.startswith("A08:cusum:")
+    assert [item["data"]["month"] for item in leak.evidence] == ["2025-10", "2025-11", "2025-12", "2026-01"]
+    assert leak.params["month"] == "2026-01" and leak.params["count"] == 4
+    assert all(item["data"]["status"] == "ok" for item in leak.evidence)  # no month alone beyond 2σ
+
+
+# --- A09 shipper–receiver ----------------------------------------------------------------------------------
+
+
+def test_a09_flags_a_short_receipt_and_a_missing_one(firms):
+    shipped = capture(
+        firms["a"],
+        [
+            ship("06-01", 100, party(FIRM_B)),
+            ship("06-10", 200, party(FIRM_B)),
+            ship("06-15", 80, party(FIRM_B)),  # never received
+            ship("06-27", 50, party(FIRM_B)),  # still in transit on 06-30
+            ship("06-05", 70, UNREGISTERED),  # to a firm not on the platform: nothing to match
+        ],
+    )
+    received = capture(
+        firms["b"], [receive("06-02", 100, party(FIRM_A)), receive("06-11", 190, party(FIRM_A))]
+    )
+    assert run("A09")["by_rule"] == {"A09": 2}
+    short, missing = warnings_of("A09")
+    assert event_ids(short) == [shipped[1], received[1]] and short.params["percent"] == "5.00%"
+    assert event_ids(missing) == [shipped[2]] and missing.params["days"] == 7
+    with translation.override("en"):
+        assert "no receipt within 7 days" in missing.explanation
+    assert short.enterprise == firms["b"] and missing.enterprise == firms["b"]
+
+
+# --- A10 permits --------------------------------------------------------------------------------------------
+
+
+def test_a10_raises_permit_problems_found_at_capture(firms):
+    ids = capture(firms["a"], [ship("06-10", 100, party(FIRM_B)), ship("06-11", 100, party(FIRM_B))])
+    EpcisEvent.objects.filter(pk=ids[0]).update(
+        warnings=[
+            {"code": "unknown_party", "path": "destinationList[0]", "message": "not registered"},
+            {"code": "over_cap", "path": "bizTransactionList[0]", "message": "120 kg over the permit's cap"},
+            {"code": "expired_permit", "path": "bizTransactionList[0]", "message": "expired on 2026-05-31"},
+        ]
+    )
+    EpcisEvent.objects.filter(pk=ids[1]).update(
+        warnings=[{"code": "unknown_party", "path": "destinationList[0]", "message": "not registered"}]
+    )
+    run("A10")
+    [permit] = warnings_of("A10")
+    assert permit.level == "alert" and event_ids(permit) == [ids[0]]
+    assert [(i["kind"], i.get("code")) for i in permit.evidence] == [
+        ("epcis_event", None),
+        ("capture_warning", "over_cap"),
+        ("capture_warning", "expired_permit"),
+    ]
+    assert permit.params["codes"] == "over_cap, expired_permit"
+
+
+# --- A12 theft --------------------------------------------------------------------------------------------
+
+
+def test_a12_raises_an_immediate_alert_for_stolen_goods(firms):
+    stolen = ev(
+        "ObjectEvent",
+        "06-10",
+        bizStep="inspecting",
+        disposition="stolen",
+        quantityList=[{"epcClass": ACETONE, "quantity": 30, "uom": "KGM"}],
+    )
+    [stolen_id] = capture(firms["a"], [stolen], delay=dt.timedelta(hours=30))
+    capture(
+        firms["a"],
+        [
+            ev(
+                "ObjectEvent",
+                "06-11",
+                bizStep="inspecting",
+                disposition="in_progress",
+                quantityList=[{"epcClass": ACETONE, "quantity": 30, "uom": "KGM"}],
+            )
+        ],
+    )
+    run("A12")
+    [theft] = warnings_of("A12")
+    assert theft.level == "alert" and event_ids(theft) == [stolen_id] and theft.due_at == theft.raised_at
+    assert theft.params["hours"] == "30" and theft.params["disposition"] == "stolen"
+
+
+# --- A13 after-the-fact edits ----------------------------------------------------------------------------
+
+
+def _days(first: int, count: int) -> list[str]:
+    return [f"06-{day:02d}" for day in range(first, first + count)]
+
+
+def test_a13_flags_late_recording_and_repeated_corrections(firms, users):
+    extra = more_firms(users)
+    capture(firms["a"], [ship(day, 10, party(FIRM_B)) for day in _days(1, 8)])
+    late = capture(
+        firms["a"], [ship(day, 11, party(FIRM_B)) for day in _days(11, 4)], delay=dt.timedelta(days=10)
+    )
+    capture(firms["b"], [receive(day, 10, None) for day in _days(1, 11)])
+    capture(firms["b"], [receive("06-20", 12, None)], delay=dt.timedelta(days=10))  # 1 of 12 late: fine
+    corrections = capture(
+        extra["c"],
+        [
+            {
+                **receive(day, 10, None),
+                "errorDeclaration": {"declarationTime": when(day, 18), "reason": "incorrect_data"},
+            }
+            for day in _days(1, 3)
+        ],
+    )
+    assert run("A13")["by_rule"] == {"A13": 2}
+    a13 = {w.enterprise_id: w for w in warnings_of("A13")}
+    assert sorted(event_ids(a13[firms["a"].pk])) == sorted(late)
+    assert a13[firms["a"].pk].params["late"] == 4 and a13[firms["a"].pk].params["share"] == "33%"
+    assert sorted(event_ids(a13[extra["c"].pk])) == sorted(corrections)
+    assert a13[extra["c"].pk].params["corrected"] == 3
+
+
+# --- A14 dormant firm ------------------------------------------------------------------------------------
+
+
+def test_a14_flags_a_firm_active_again_after_a_year(firms, users):
+    extra = more_firms(users)
+    woke = capture(
+        firms["a"], [receive("2025-03-01", 10, None), receive("06-10", 10, None), receive("06-11", 10, None)]
+    )
+    capture(firms["b"], [receive("05-01", 10, None), receive("06-10", 10, None)])  # 40 days idle: fine
+    capture(extra["c"], [receive("06-10", 10, None)])  # new to the platform: no history, no warning
+    run("A14")
+    [dormant] = warnings_of("A14")
+    assert dormant.enterprise == firms["a"] and event_ids(dormant) == [woke[1]]
+    assert dormant.params["days"] == 466 and dormant.params["since"] == "2025-03-01"
+
+
+# --- A clean ledger, reruns, policy ----------------------------------------------------------------------------
+
+
+def _clean_ledger(firms: dict) -> None:
+    months = ["01", "02", "03", "04", "05", "06"]
+    capture(firms["b"], [ship(f"{m}-10", 100, party(FIRM_A)) for m in months])
+    capture(
+        firms["a"],
+        [
+            event
+            for m in months
+            for event in (receive(f"{m}-11", 100, party(FIRM_B)), count(f"{m}-28", 100 * int(m)))
+        ],
+    )
+
+
+def test_a_clean_ledger_raises_nothing(firms):
+    _clean_ledger(firms)
+    summary = run()
+    assert summary["findings"] == 0, summary
+    assert not DiversionWarning.objects.exists()
+    # B ships without any recorded stock: its books cannot be balanced; the run goes on and says so.
+    assert summary["balance_errors"]["count"] == 1 and list(summary["balance_errors"]["firms"]) == [
+        str(firms["b"].pk)
+    ]
+
+
+def test_rerunning_never_duplicates_and_new_evidence_joins_the_open_warning(firms, users):
+    extra = more_firms(users)
+    capture(firms["a"], [ship("06-01", 100, party(FIRM_B), ANHYDRIDE)])
+    capture(extra["c"], [ship("06-10", 100, party(FIRM_B), ANHYDRIDE)])
+    capture(
+        extra["d"], [ship("06-20", 100, party(FIRM_B), ANHYDRIDE), ship("06-21", 9, party(FIRM_B), PIPERONAL)]
+    )
+    first = run()
+    assert first["created"] >= 2 and first["by_rule"]["A07"] == 1
+    second = run()
+    assert second["created"] == 0 and second["updated"] == 0 and second["unchanged"] == first["created"]
+    assert DiversionWarning.objects.count() == first["created"]
+    # A fourth seller joins the same buyer × substance: the open warning takes the new evidence.
+    more = services.enterprise_register(
+        actor=None, uscc=uscc("91330203MA2E00001"), name="戊化工", org_unit_code="330203"
+    )
+    [fourth] = capture(more, [ship("06-25", 100, party(FIRM_B), ANHYDRIDE)])
+    third = run("A07")
+    assert third["created"] == 0 and third["updated"] == 1
+    [shopping] = warnings_of("A07")
+    assert fourth in event_ids(shopping) and shopping.params["sellers"] == 4
+    assert list(shopping.history.values_list("kind", flat=True)) == ["raised", "updated"]
+
+
+def test_a_closed_warning_comes_back_only_with_new_evidence(firms, users):
+    extra = more_firms(users)
+    capture(firms["a"], [ship("06-01", 100, party(FIRM_B), ANHYDRIDE)])
+    capture(extra["c"], [ship("06-10", 100, party(FIRM_B), ANHYDRIDE)])
+    capture(extra["d"], [ship("06-20", 100, party(FIRM_B), ANHYDRIDE)])
+    run("A07")
+    [shopping] = warnings_of("A07")
+    official = users["district_b"]
+    warning_assign(actor=official, warning=shopping, assignee=official)
+    warning_verify(actor=official, warning=shopping, note="Checked the three purchase filings.")
+    warning_close(actor=official, warning=shopping, outcome="false_positive")
+    again = run("A07")
+    assert again["created"] == 0 and again["suppressed"] == 1
+    capture(firms["a"], [ship("06-28", 100, party(FIRM_B), ANHYDRIDE)])
+    assert run("A07")["created"] == 1
+    assert DiversionWarning.objects.filter(rule="A07", status="new").count() == 1
+
+
+def test_thresholds_come_from_the_policy_in_force_for_the_district(firms):
+    capture(
+        firms["a"],
+        [
+            ship(d, kg, party(FIRM_B))
+            for d, kg in [
+                ("02-10", 100),
+                ("03-10", 120),
+                ("04-10", 80),
+                ("05-01", 100),
+                ("06-10", 500),
+                ("06-20", 1200),
+            ]
+        ],
+    )
+    district_a = OrgUnit.objects.get(code="330203")
+    payload = {"rules": {"A01": {"multiple": 6}}, "sla_hours": {"warning": 24, "alert": 1}}
+    version = policy_publish(
+        actor=None,
+        kind=WARNING_RULES,
+        region=district_a,
+        effective_from=dt.date(2026, 1, 1),
+        label="海曙 2026",
+        payload=payload,
+    )
+    run("A01")
+    [alert] = warnings_of("A01")  # the 5× shipment no longer fires under 6×; the 10.9× one does
+    assert alert.level == "alert" and alert.params["multiple"] == 6 and alert.policy_version == version
+    assert alert.due_at - alert.raised_at == dt.timedelta(hours=1)
+    national = PolicyVersion.objects.get(kind=WARNING_RULES, region=None)
+    assert national.payload == DEFAULT_WARNING_RULES and national.is_default
+
+
+def test_enterprise_filter_and_disabled_rule(firms):
+    capture(firms["a"], [paid(ship("06-10", 100, party(FIRM_B)), "cash")])
+    capture(firms["b"], [paid(receive("06-10", 100, None), "barter")])
+    assert run_warnings(AS_OF, enterprise_ids=[firms["b"].pk], rules=["A03"])["created"] == 1
+    assert DiversionWarning.objects.get().enterprise == firms["b"]
+    PolicyVersion.objects.filter(kind=WARNING_RULES).update(
+        payload={**DEFAULT_WARNING_RULES, "rules": {"A03": {"enabled": False}}}
+    )
+    assert run("A03")["findings"] == 0
+
+
+# --- Lifecycle ---------------------------------------------------------------------------------------------
+
+
+def _theft(firms: dict, day: str = "06-10") -> DiversionWarning:
+    capture(
+        firms["a"],
+        [
+            ev(
+                "ObjectEvent",
+                day,
+                bizStep="inspecting",
+                disposition="stolen",
+                quantityList=[{"epcClass": ACETONE, "quantity": 30, "uom": "KGM"}],
+            )
+        ],
+    )
+    run("A12")
+    return DiversionWarning.objects.filter(rule="A12").latest("pk")
+
+
+def test_lifecycle_assign_verify_close_is_audited_and_kept_in_history(firms, users):
+    warning = _theft(firms)
+    official, colleague = users["district_a"], make_user("t_district_a2", Role.DISTRICT_OFFICE, "330203")
+    before = AuditRecord.objects.count()
+    warning_assign(actor=official, warning=warning, assignee=colleague, note="Please check today.")
+    warning_assign(actor=official, warning=warning, assignee=official)  # reassigned
+    warning_verify(actor=official, warning=warning, note="Visited the store: 30 kg missing, police informed.")
+    closed = warning_close(actor=official, warning=warning, outcome="case_opened", note="Case 2026-17.")
+    assert closed.status == "closed" and closed.outcome == "case_opened" and closed.closed_at is not None
+    steps = list(
+        WarningEvent.objects.filter(warning=warning).values_list("kind", "status", "actor__username")
+    )
+    assert steps == [
+        ("raised", "new", None),
+        ("assigned", "assigned", "t_district_a"),
+        ("assigned", "assigned", "t_district_a"),
+        ("verified", "verified", "t_district_a"),
+        ("closed", "closed", "t_district_a"),
+    ]
+    records = list(AuditRecord.objects.order_by("sequence")[before:])
+    assert [r.detail["step"] for r in records] == ["assigned", "assigned", "verified", "closed"]
+    assert records[-1].detail["outcome"] == "case_opened" and records[-1].org_unit_code == "330203"
+
+
+def test_lifecycle_refuses_wrong_steps_and_bad_input(firms, users):
+    warning = _theft(firms)
+    official = users["district_a"]
+    with pytest.raises(WarningConflict):
+        warning_verify(actor=official, warning=warning, note="too early")
+    with pytest.raises(ServiceError) as refused:
+        warning_assign(actor=official, warning=warning, assignee=users["district_b"])
+    assert "assignee" in refused.value.fields
+    with pytest.raises(ServiceError):
+        warning_assign(actor=official, warning=warning, assignee=users["enterprise"])
+    warning_assign(actor=official, warning=warning, assignee=official)
+    with pytest.raises(WarningConflict) as again:
+        warning_assign(actor=official, warning=warning, assignee=official)
+    assert again.value.code == "already_assigned"
+    with pytest.raises(ServiceError) as no_note:
+        warning_verify(actor=official, warning=warning, note="  ")
+    assert set(no_note.value.fields) == {"note"}
+    with pytest.raises(WarningConflict):
+        warning_close(actor=official, warning=warning, outcome="corrected")
+    warning_verify(actor=official, warning=warning, note="checked")
+    for outcome in ("", "resolved"):
+        with pytest.raises(ServiceError) as bad:
+            warning_close(actor=official, warning=warning, outcome=outcome)
+        assert set(bad.value.fields) == {"outcome"}
+    warning_close(actor=official, warning=warning, outcome="corrected")
+    with pytest.raises(WarningConflict):
+        warning_close(actor=official, warning=warning, outcome="corrected")
+
+
+def test_only_officials_of_the_firms_district_act(firms, users):
+    warning = _theft(firms)
+    for outsider in (users["district_b"], users["enterprise"], firms["user_b"], users["sysadmin"]):
+        with pytest.raises(NotFound):
+            warning_assign(actor=outsider, warning=warning, assignee=users["district_a"])
+    # The city office's capture scope holds district A.
+    warning_assign(actor=users["city"], warning=warning, assignee=users["district_a"])
+
+
+def test_outcomes_measure_each_rules_precision(firms, users):
+    official = users["district_a"]
+    outcomes = ["case_opened", "false_positive", "corrected"]
+    for index, outcome in enumerate(outcomes):
+        warning = _theft(firms, f"06-1{index}")
+        warning_assign(actor=official, warning=warning, assignee=official)
+        warning_verify(actor=official, warning=warning, note="checked")
+        warning_close(actor=official, warning=warning, outcome=outcome)
+    _theft(firms, "06-20")  # still open
+    rows = {row["rule"]: row for row in rule_precision()}
+    assert rows["A12"] == {
+        "rule": "A12",
+        "label": str(RuleCode.A12.label),
+        "implemented": True,
+        "open": 1,
+        "closed": 3,
+        "true_positive": 2,
+        "false_positive": 1,
+        "precision": 0.6667,
+    }
+    assert rows["A01"]["precision"] is None and "A04" not in rows
+    # Over a scope: district B sees none of district A's warnings.
+    assert {row["rule"]: row["closed"] for row in rule_precision(users["district_b"])}["A12"] == 0
