@@ -31,10 +31,14 @@ class PrecursorsConfig(AppConfig):
             MenuSection(
                 _("Precursor chemicals"),
                 [
+                    MenuItem(_("My firm"), "precursors:enterprise_home", ACT_FOR_ENTERPRISE),
+                    MenuItem(_("Applications"), "precursors:application_list", VIEW_PRECURSORS),
+                    MenuItem(_("Permits and filings"), "precursors:permit_list", VIEW_PRECURSORS),
                     MenuItem(_("Diversion warnings"), "precursors:warning_list", VIEW_PRECURSORS),
                     MenuItem(_("Mass balances"), "precursors:balances", VIEW_PRECURSORS),
                     MenuItem(_("Rule precision"), "precursors:warning_precision", VIEW_PRECURSORS),
                     MenuItem(_("Upload the ledger"), "precursors:ledger_upload", ACT_FOR_ENTERPRISE),
+                    MenuItem(_("Verify a certificate"), "precursors:permit_verify_upload"),
                 ],
             ),
         )

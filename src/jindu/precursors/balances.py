@@ -111,11 +111,16 @@ def monthly_balances(
         for index, month in enumerate(starts[:-1]):
             month_flows = flows[key].get(month, {}) if key in flows else {}
             counted = closing[key].get(month) if key in closing else None
+            zero = Decimal(0)
             series.append(
                 BalanceTerms(
-                    opening_stock=(opening[key][1] if key in opening else Decimal(0)) if index == 0 else None,
+                    opening_stock=(opening[key][1] if key in opening else zero) if index == 0 else None,
                     closing_stock=counted[1] if counted else None,
-                    **month_flows,
+                    receipts=month_flows.get("receipts", zero),
+                    production=month_flows.get("production", zero),
+                    shipments=month_flows.get("shipments", zero),
+                    consumption=month_flows.get("consumption", zero),
+                    documented_losses=month_flows.get("documented_losses", zero),
                 )
             )
         for month, result in zip(starts[:-1], balance_period_series(series, settings), strict=True):

@@ -214,7 +214,7 @@ def rate_enterprises(
 
 
 def latest_rating(enterprise: Enterprise) -> CreditRating | None:
-    return enterprise.ratings.order_by("-as_of", "-pk").first()
+    return CreditRating.objects.filter(enterprise=enterprise).order_by("-as_of", "-pk").first()
 
 
 @register_job("precursors_credit")

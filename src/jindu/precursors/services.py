@@ -215,7 +215,7 @@ def _quantity_rows(
             elif element.quantity is not None:
                 try:
                     kg = to_kg_pure(
-                        element.quantity, element.uom, mass_fraction=fraction, density_kg_per_l=density
+                        element.quantity, element.uom or "", mass_fraction=fraction, density_kg_per_l=density
                     )
                 except QuantityError as error:
                     warnings.append(
@@ -244,13 +244,13 @@ def _event_warnings(
                         "message": _("%(party)s is not a registered firm or site.") % {"party": uri},
                     }
                 )
-    for field_name, uri in (("readPoint", event.read_point), ("bizLocation", event.biz_location)):
-        if uri and uri not in resolver.known_locations:
+    for field_name, location in (("readPoint", event.read_point), ("bizLocation", event.biz_location)):
+        if location and location not in resolver.known_locations:
             warnings.append(
                 {
                     "code": "unknown_location",
                     "path": field_name,
-                    "message": _("%(location)s is not a registered site.") % {"location": uri},
+                    "message": _("%(location)s is not a registered site.") % {"location": location},
                 }
             )
     if event.event_time > received_at + dt.timedelta(minutes=5):
