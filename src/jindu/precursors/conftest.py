@@ -26,10 +26,14 @@ def _shipped_configuration(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     from jindu.precursors.catalogue import install_catalogue
     from jindu.precursors.models import MixtureRule, Substance
+    from jindu.precursors.permits import install_default_permit_policies
     from jindu.precursors.rating import install_default_credit_scheme
+    from jindu.precursors.warnings import install_default_rules
 
     install_catalogue(Substance, MixtureRule)
     install_default_credit_scheme()
+    install_default_permit_policies()
+    install_default_rules()
 
 
 def uscc(first17: str) -> str:
