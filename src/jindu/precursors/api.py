@@ -33,6 +33,7 @@ router = Router(tags=["precursors"])
 # Areas with their own modules (one owner each) are mounted under the same prefix.
 router.add_router("", "jindu.precursors.api_permits.router")
 router.add_router("", "jindu.precursors.api_warnings.router")
+router.add_router("", "jindu.precursors.api_inspections.router")
 
 
 # Catalogue ----------------------------------------------------------------------------------------------

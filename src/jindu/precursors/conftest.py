@@ -25,6 +25,7 @@ def _shipped_configuration(request: pytest.FixtureRequest) -> None:
         return
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     from jindu.precursors.catalogue import install_catalogue
+    from jindu.precursors.inspections import install_default_inspection_policies
     from jindu.precursors.models import MixtureRule, Substance
     from jindu.precursors.permits import install_default_permit_policies
     from jindu.precursors.rating import install_default_credit_scheme
@@ -34,6 +35,7 @@ def _shipped_configuration(request: pytest.FixtureRequest) -> None:
     install_default_credit_scheme()
     install_default_permit_policies()
     install_default_rules()
+    install_default_inspection_policies()
 
 
 def uscc(first17: str) -> str:

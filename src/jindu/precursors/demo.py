@@ -370,6 +370,18 @@ def capture_ledgers(
     return stored
 
 
+def simulate_timely_capture(firm_ids: list[int]) -> None:
+    """A year of history is captured at once when the demo is built; in the story the firms captured each
+    event two hours after it happened (else every firm would look like it reported its sales late)."""
+    from django.db.models import F
+
+    from jindu.precursors.models import EpcisEvent
+
+    EpcisEvent.objects.filter(enterprise_id__in=firm_ids).update(
+        record_time=F("event_time") + dt.timedelta(hours=2)
+    )
+
+
 DEFAULT_FIRMS = 300
 
 
@@ -388,4 +400,22 @@ def generate_demo_precursors(
     registered = register_firms(firms, seed=seed, extra_codes=[DEMO_ENTERPRISE_CODE])
     events, planted = build_ledgers(registered, first_month=first_month, months=12, seed=seed)
     capture_ledgers(registered, events, progress=progress)
+    simulate_timely_capture([firm.pk for firm in registered])
+    # What the nightly and monthly jobs would have found by now: warnings and credit grades.
+    from jindu.precursors.rating import rate_enterprises
+
+    replay_warnings(first_month, today)
+    rate_enterprises(as_of=today, trigger="demo")
     return planted
+
+
+def replay_warnings(first_day: dt.date, until: dt.date, *, every_days: int = 15) -> None:
+    """Run the warning rules as the nightly job would have over the demo's history (every ``every_days`` days:
+    each run looks back 45 days, and reruns never duplicate a warning)."""
+    from jindu.precursors.warnings import run_warnings
+
+    day = first_day + dt.timedelta(days=every_days)
+    while day < until:
+        run_warnings(day)
+        day += dt.timedelta(days=every_days)
+    run_warnings(until)

@@ -9,8 +9,10 @@
   over its cap;
 - vetoes: cash trade (``jd:paymentMethod`` cash or barter on a captured event).
 
-Facts the platform does not hold yet (inspections, penalties, training, annual reports) come with the
-inspection module. The scheme itself is a versioned policy (``precursors.credit_scheme``), shipped as the
+- inspections: failed storage items, rectifications closed after their deadline, penalties (minor or major),
+  refused inspections (a veto), from ``inspections.inspection_credit_facts``.
+
+Facts the platform does not hold yet (training records, annual reports) are not scored. The scheme itself is a versioned policy (``precursors.credit_scheme``), shipped as the
 proposal the office has to approve.
 """
 
@@ -57,10 +59,9 @@ def install_default_credit_scheme(policy_model: Any = PolicyVersion) -> None:
 
 
 def _month_back(day: dt.date, months: int) -> dt.date:
-    year, month = day.year, day.month - months
-    while month < 1:
-        year, month = year - 1, month + 12
-    return dt.date(year, month, 1)
+    """The first day of the month ``months`` before ``day``'s month (after it, when negative)."""
+    year, month_index = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month_index + 1, 1)
 
 
 def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[CreditFact]]:
@@ -136,6 +137,11 @@ def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[Cr
                     note=f"MUF {balance.result.muf} kg",
                 )
             )
+    # Inspections: failed storage items, rectifications closed late, penalties, refused inspections.
+    from jindu.precursors.inspections import inspection_credit_facts
+
+    for firm_id, inspection_facts in inspection_credit_facts(enterprise_ids, as_of).items():
+        facts[firm_id].extend(inspection_facts)
     # Capture warnings (permit over-use) and vetoes (cash trade) from the stored events.
     events = EpcisEvent.objects.filter(
         enterprise_id__any=enterprise_ids, event_time__gte=year_ago, event_time__lt=until

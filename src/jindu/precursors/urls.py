@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("jindu.precursors.urls_ledger")),
     path("", include("jindu.precursors.urls_permits")),
     path("", include("jindu.precursors.urls_warnings")),
+    path("", include("jindu.precursors.urls_inspections")),
 ]

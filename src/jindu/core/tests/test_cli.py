@@ -105,6 +105,14 @@ def test_demo_holds_precursor_firms_with_a_year_of_ledgers(demo_dir):
         database.execute("SELECT balance_term, COUNT(*) FROM precursors_epcisquantity GROUP BY balance_term")
     )
     assert terms["receipt"] > 1000 and terms["stocktake"] == 300 * 12 and terms["production"] > 0
+    # The planted cases are found (a leak, a theft, a cash sale, a missing receipt, company shopping), every
+    # firm is rated, and the replayed nightly runs raised nothing else.
+    rules = dict(database.execute("SELECT rule, COUNT(*) FROM precursors_diversionwarning GROUP BY rule"))
+    assert {"A03", "A07", "A08", "A09", "A12"} <= set(rules) and sum(rules.values()) < 60
+    assert (
+        database.execute("SELECT COUNT(DISTINCT enterprise_id) FROM precursors_creditrating").fetchone()[0]
+        == 300
+    )
     database.close()
 
 

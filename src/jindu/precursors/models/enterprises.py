@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from jindu.core.models import OrgScopedModel
 from jindu.precursors.permissions import MANAGE_ENTERPRISES, VIEW_PRECURSORS
@@ -28,9 +29,9 @@ class IndustrialPark(OrgScopedModel):
 
 
 class EnterpriseStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    SUSPENDED = "suspended", _("Suspended")
-    CLOSED = "closed", _("Closed")
+    ACTIVE = "active", pgettext_lazy("enterprise status", "Active")
+    SUSPENDED = "suspended", pgettext_lazy("enterprise status", "Suspended")
+    CLOSED = "closed", pgettext_lazy("enterprise status", "Closed")
 
 
 class Enterprise(OrgScopedModel):

@@ -61,3 +61,34 @@ def test_the_planted_sale_cases_are_in_the_ledgers(world):
         if e.event_time >= dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
     }
     assert len(sellers) >= 3
+
+
+def test_the_warnings_find_every_planted_case_and_nothing_else(world):
+    from jindu.precursors.demo import replay_warnings, simulate_timely_capture
+    from jindu.precursors.models.warnings import DiversionWarning
+
+    firms, events, planted, _stored = world
+    simulate_timely_capture([firm.pk for firm in firms])
+    replay_warnings(dt.date(2026, 1, 1), dt.date(2026, 5, 10))
+    found = {(w.rule, w.enterprise_id) for w in DiversionWarning.objects.all()}
+    # The shipment whose receipt never came is the buyer's warning (A09 goes to the receiving firm).
+    unreceived_buyer = next(
+        firm.pk
+        for firm in firms
+        if any(
+            party["destination"] == firm.party_uri
+            for event in events[planted.missing_receipt]
+            if event.get("bizStep") == "shipping"
+            for party in event["destinationList"]
+        )
+        and not any(
+            event.get("bizStep") == "receiving"
+            and event["sourceList"][0]["source"]
+            == next(f.party_uri for f in firms if f.pk == planted.missing_receipt)
+            and event["eventTime"].startswith("2026-03")
+            for event in events[firm.pk]
+        )
+    )
+    expected = {("A03", planted.cash_sale), ("A07", planted.company_shopping), ("A12", planted.theft)}
+    expected |= {("A08", firm_id) for firm_id in planted.leaking} | {("A09", unreceived_buyer)}
+    assert found == expected

@@ -111,3 +111,29 @@ def test_the_monthly_task_rates_everyone_as_a_job(firms, django_capture_on_commi
     job = Job.objects.get(name="precursors_credit")
     assert job.status == "completed", job.log
     assert job.result == {"firms": 2} and CreditRating.objects.count() == 2
+
+
+def test_inspection_facts_enter_the_rating(firms, users):
+    from jindu.precursors.inspections import inspection_credit_facts, inspection_refuse, inspection_schedule
+
+    inspection = inspection_schedule(
+        actor=users["district_a"], enterprise=firms["a"], planned_on=timezone.localdate(), kind="routine"
+    )
+    inspection_refuse(
+        actor=users["district_a"], inspection=inspection, done_on=timezone.localdate(), reason="gate shut"
+    )
+    assert [
+        fact.kind for fact in inspection_credit_facts([firms["a"].pk], timezone.localdate())[firms["a"].pk]
+    ] == ["refused_inspection"]
+    rate_enterprises(enterprise_ids=[firms["a"].pk], trigger="manual")
+    rating = CreditRating.objects.get(enterprise=firms["a"])
+    assert rating.grade == "D" and [veto["veto_key"] for veto in rating.vetoes] == ["refused_inspection"]
+
+
+def test_month_arithmetic_across_year_ends():
+    from jindu.precursors.rating import _month_back
+
+    assert _month_back(dt.date(2026, 11, 23), 12) == dt.date(2025, 11, 1)
+    assert _month_back(dt.date(2026, 1, 31), 1) == dt.date(2025, 12, 1)
+    assert _month_back(dt.date(2026, 12, 1), -1) == dt.date(2027, 1, 1)
+    assert _month_back(dt.date(2026, 3, 15), -14) == dt.date(2027, 5, 1)

@@ -278,7 +278,7 @@ def test_evidence_of_another_district_stays_a_summary(firms, users):
     warning = DiversionWarning.objects.get(rule="A07")
     client = ui_client(users["district_b"])
     page = client.get(f"{PAGES}{warning.pk}/").content.decode()
-    assert page.count("outside your scope") == 3 and 'data-testid="evidence-link"' not in page
+    assert page.count("超出您的查询范围") == 3 and 'data-testid="evidence-link"' not in page
     assert client.get(f"{PAGES}{warning.pk}/events/{sold[0]}/").status_code == 404
     # The city office reads every district: the events show inline.
     page = ui_client(users["city"]).get(f"{PAGES}{warning.pk}/").content.decode()
