@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 
 from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber
 from jindu.core.scoping import WRITE, access_object
+from jindu.core.storedfiles import check_upload_size
 from jindu.people import documents
 from jindu.people.models import Person
 from jindu.people.schemas import IdOut
@@ -62,7 +63,7 @@ def generate_document(request: HttpRequest, person_id: int, payload: DocumentGen
 def upload_document(request: HttpRequest, person_id: int, kind: Form[str], file: File[UploadedFile]) -> Any:
     person = access_object(request.user, Person, person_id, action=WRITE)
     # Refuse an oversize file before reading it into memory (Django has spooled it to a temporary file).
-    documents.check_upload_size(file.size or 0)
+    check_upload_size(file.size or 0)
     document = documents.document_upload(
         actor=request.user,
         person=person,

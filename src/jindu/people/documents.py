@@ -18,11 +18,8 @@ never go into audit details, file names or titles.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import io
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,10 +43,10 @@ from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Flowable, HRFlowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from jindu.core.audit import audit_write
-from jindu.core.crypto import DecryptionError, constant_time_equal, get_provider
 from jindu.core.errors import NotFound, ServiceError, join_problems
-from jindu.core.models import AuditAction, AuditResult, OrgUnit
+from jindu.core.models import AuditAction, OrgUnit
 from jindu.core.scoping import READ, WRITE, access_object, capture_root_ids, in_roots, user_may
+from jindu.core.storedfiles import UploadError, check_upload, encode_content, read_content, stored_text
 from jindu.people.models import (
     ACTIVE_STATUSES,
     TREATMENT_MEASURES,
@@ -112,15 +109,6 @@ KIND_BY_CODE: dict[str, DocumentKind] = {kind.code: kind for kind in KINDS}
 # Needed for every enrollment of a treatment measure that reached 报到 before the file can be archived.
 ARCHIVE_REQUIRED_KINDS = ("decision_notice", "agreement")
 
-# Uploads: the declared type must match the file's signature (the client's word is not trusted).
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-UPLOAD_TYPES: dict[str, tuple[bytes, tuple[str, ...]]] = {
-    "application/pdf": (b"%PDF-", (".pdf",)),
-    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
-    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
-}
-CONTENT_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
-
 
 def kind_label(code: str) -> str:
     kind = KIND_BY_CODE.get(code)
@@ -171,12 +159,6 @@ class CaseFileClosed(ServiceError):
     """The case file is archived, or cannot be archived while a measure is in progress."""
 
     status = 409
-
-
-class CorruptDocument(ServiceError):
-    """The stored content does not decrypt or does not match its SM3 digest: storage damage or tampering."""
-
-    status = 500
 
 
 # Templates --------------------------------------------------------------------------------------------
@@ -929,7 +911,7 @@ def _store(
 ) -> CaseDocument:
     """Save the document encrypted (base64 inside the SM4-GCM envelope) with its SM3 digest, and audit it,
     in one transaction."""
-    digest = get_provider().sm3(data)
+    content, digest = encode_content(data)
     generated = bool(version)
     with transaction.atomic():
         document = CaseDocument.objects.create(
@@ -943,7 +925,7 @@ def _store(
             content_type=content_type,
             size=len(data),
             digest=digest,
-            content=base64.b64encode(data).decode("ascii"),
+            content=content,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         audit_write(
@@ -1016,32 +998,6 @@ def document_generate(
     )
 
 
-def _clean_file_name(file_name: str, kind: str, extensions: tuple[str, ...]) -> str:
-    """The last path component, without control characters or quotes, at most 200 characters, ending in
-    an extension of its content type."""
-    name = os.path.basename((file_name or "").replace("\\", "/"))
-    name = re.sub(r'[\x00-\x1f\x7f"<>|*?:]', "", name).strip(" .")
-    stem, extension = os.path.splitext(name)
-    if extension.lower() not in extensions:
-        stem, extension = name, extensions[0]
-    stem = stem or kind
-    return stem[: 200 - len(extension)] + extension.lower()
-
-
-def _too_large() -> str:
-    return _("at most %(mb)s MB") % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
-
-
-def check_upload_size(size: int) -> None:
-    """Refuse a file larger than the limit before it is read (callers that know the size call this)."""
-    if size > MAX_UPLOAD_BYTES:
-        raise ServiceError(
-            _("The document cannot be uploaded: %(problems)s") % {"problems": _too_large()},
-            code="invalid",
-            fields={"file": _too_large()},
-        )
-
-
 def document_upload(
     *, actor: Any, person: Person, kind: str, file_name: str, content_type: str, data: bytes
 ) -> CaseDocument:
@@ -1050,17 +1006,11 @@ def document_upload(
     problems: dict[str, str] = {}
     if kind not in KIND_BY_CODE:
         problems["kind"] = _("unknown document kind")
-    content_type = (content_type or "").split(";")[0].strip().lower()
-    content_type = CONTENT_TYPE_ALIASES.get(content_type, content_type)
-    accepted = UPLOAD_TYPES.get(content_type)
-    if accepted is None:
-        problems["file"] = _("only PDF, JPEG or PNG files are accepted")
-    elif not data:
-        problems["file"] = _("the file is empty")
-    elif len(data) > MAX_UPLOAD_BYTES:
-        problems["file"] = _too_large()
-    elif not data.startswith(accepted[0]):
-        problems["file"] = _("the content is not a %(type)s file") % {"type": content_type}
+    checked = None
+    try:
+        checked = check_upload(file_name, content_type, data, default_stem=kind)
+    except UploadError as error:
+        problems["file"] = str(error)
     if problems:
         raise ServiceError(
             _("The document cannot be uploaded: %(problems)s")
@@ -1068,7 +1018,7 @@ def document_upload(
             code="invalid",
             fields=problems,
         )
-    assert accepted is not None
+    assert checked is not None
     _require_writable(actor, person)
     return _store(
         actor=actor,
@@ -1076,39 +1026,23 @@ def document_upload(
         kind=kind,
         title=KIND_BY_CODE[kind].official_name,
         data=data,
-        file_name=_clean_file_name(file_name, kind, accepted[1]),
-        content_type=content_type,
+        file_name=checked.file_name,
+        content_type=checked.content_type,
         version="",
     )
 
 
 def document_content(user: Any, document: CaseDocument) -> bytes:
     """The document's bytes, for a download: audited as EXPORT. The content is decrypted and checked
-    against its SM3 digest; a row that fails either check raises ``CorruptDocument`` and leaves a FAILURE
+    against its SM3 digest; a row that fails either check raises ``CorruptContent`` and leaves a FAILURE
     audit record (damaged storage or tampering must be visible)."""
-    detail = {"person": document.person_id, "kind": document.kind, "digest": document.digest}
-    try:
-        encoded = CaseDocument.objects.filter(pk=document.pk).values_list("content", flat=True).get()
-        data = base64.b64decode(encoded.encode("ascii"), validate=True)
-        problem = "" if constant_time_equal(get_provider().sm3(data), document.digest) else "digest_mismatch"
-    except (DecryptionError, binascii.Error, UnicodeEncodeError, ValueError):
-        data, problem = b"", "undecryptable"
-    except CaseDocument.DoesNotExist:
-        raise NotFound() from None
-    if problem:
-        audit_write(
-            action=AuditAction.EXPORT,
-            actor=user,
-            obj=document,
-            result=AuditResult.FAILURE,
-            detail={**detail, "problem": problem},
-        )
-        raise CorruptDocument(
-            _("The stored document is damaged (its content does not match its digest)."),
-            code="document_corrupt",
-        )
-    audit_write(action=AuditAction.EXPORT, actor=user, obj=document, detail={**detail, "size": len(data)})
-    return data
+    return read_content(
+        user=user,
+        obj=document,
+        encoded=stored_text(CaseDocument, document.pk),
+        digest=document.digest,
+        detail={"person": document.person_id, "kind": document.kind, "digest": document.digest},
+    )
 
 
 def person_archive(*, actor: Any, person: Person, date: dt.date) -> ArchiveChecklist:

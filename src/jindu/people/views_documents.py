@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
 from jindu.core.scoping import WRITE, access_object, capture_root_ids, in_roots, user_may
+from jindu.core.storedfiles import check_upload_size
 from jindu.core.views import ui_errors
 from jindu.people import documents, selectors
 from jindu.people.forms_documents import ArchiveForm, DocumentGenerateForm, DocumentUploadForm
@@ -98,7 +99,7 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(person.pk)
     upload = form.cleaned_data["file"]
     try:
-        documents.check_upload_size(upload.size or 0)
+        check_upload_size(upload.size or 0)
         document = documents.document_upload(
             actor=request.user,
             person=person,

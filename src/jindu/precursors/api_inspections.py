@@ -17,6 +17,7 @@ from pydantic import Field
 
 from jindu.core.apiutil import ERRORS, PageNumber
 from jindu.core.scoping import WRITE, access_object
+from jindu.core.storedfiles import check_upload_size
 from jindu.precursors import inspections as svc
 from jindu.precursors.models import IndustrialPark
 from jindu.precursors.models.inspections import (
@@ -345,7 +346,7 @@ def refuse_inspection(request: HttpRequest, inspection_id: int, payload: RefuseI
 )
 def add_photo(request: HttpRequest, finding_id: int, file: File[UploadedFile]) -> Any:
     finding = svc.access_finding(request.user, finding_id, action=WRITE)
-    svc.check_upload_size(file.size or 0)
+    check_upload_size(file.size or 0)
     evidence = svc.finding_photo_add(
         actor=request.user,
         finding=finding,
@@ -417,7 +418,7 @@ def submit_rectification(
     order = svc.access_rectification(request.user, order_id)
     uploads = []
     for upload in files or []:
-        svc.check_upload_size(upload.size or 0)
+        check_upload_size(upload.size or 0)
         uploads.append((upload.name or "", upload.content_type or "", upload.read()))
     order = svc.rectification_submit(actor=request.user, order=order, note=note, files=uploads)
     return _order_out(order)

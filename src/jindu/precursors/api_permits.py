@@ -21,6 +21,7 @@ from jindu.core.apiutil import ERRORS, ErrorOut, rate_limit
 from jindu.core.crypto import get_provider
 from jindu.core.errors import ServiceError
 from jindu.core.scoping import WRITE
+from jindu.core.storedfiles import check_upload_size
 from jindu.precursors import permits
 from jindu.precursors.models.permits import (
     PENDING_STATUSES,
@@ -433,7 +434,7 @@ def add_attachment(
     request: HttpRequest, application_id: int, kind: Form[str], file: File[UploadedFile]
 ) -> Any:
     application = permits.access_application(request.user, application_id)
-    permits.check_upload_size(file.size or 0)
+    check_upload_size(file.size or 0)
     attachment = permits.attachment_add(
         actor=request.user,
         application=application,
@@ -489,7 +490,7 @@ def verify_certificate(request: HttpRequest, file: File[UploadedFile]) -> Any:
     """Any signed-in user (a seller checking a buyer's certificate, an inspector) may check a file; the
     public, no-login check is the page /precursors/verify/ (every API endpoint needs a token)."""
     rate_limit(request, scope="permit_verify", limit=60)
-    permits.check_upload_size(file.size or 0)
+    check_upload_size(file.size or 0)
     data = file.read()
     digest = get_provider().sm3(data) if data else ""
     permit = permits.permit_by_certificate(data)

@@ -181,6 +181,8 @@ def build_ledgers(
         by_chain[firm.chain][firm.role].append(firm)
 
     done = {"cash": False}
+    last_year = first_month.year + (first_month.month - 1 + months - 1) // 12
+    last_month = dt.date(last_year, (first_month.month - 1 + months - 1) % 12 + 1, 1)
 
     def store(firm: _Firm) -> str:
         return f"urn:jindu:loc:{firm.enterprise.uscc}:store-1"
@@ -193,7 +195,8 @@ def build_ledgers(
             return
         seller.stock -= round(kg, 3)
         extra: dict[str, Any] = {}
-        if planted.cash_sale == seller.enterprise.pk and not done["cash"]:
+        # The cash sale is the seller's first sale of the last month (recent, as the nightly run sees it).
+        if planted.cash_sale == seller.enterprise.pk and not done["cash"] and when.date() >= last_month:
             extra["jd:paymentMethod"] = "cash"
             done["cash"] = True
         events[seller.enterprise.pk].append(
@@ -409,12 +412,16 @@ def generate_demo_precursors(
     return planted
 
 
-def replay_warnings(first_day: dt.date, until: dt.date, *, every_days: int = 15) -> None:
+def replay_warnings(
+    first_day: dt.date, until: dt.date, *, every_days: int = 15, baseline_days: int = 60
+) -> None:
     """Run the warning rules as the nightly job would have over the demo's history (every ``every_days`` days:
-    each run looks back 45 days, and reruns never duplicate a warning)."""
+    each run looks back 45 days, and reruns never duplicate a warning). The first ``baseline_days`` of the
+    history are the baseline the rules compare with (every customer would be "new" in the first weeks of a
+    ledger that starts from nothing), so the runs begin after it."""
     from jindu.precursors.warnings import run_warnings
 
-    day = first_day + dt.timedelta(days=every_days)
+    day = first_day + dt.timedelta(days=baseline_days)
     while day < until:
         run_warnings(day)
         day += dt.timedelta(days=every_days)

@@ -26,11 +26,7 @@ penalties, and submit rectification evidence for their firm's orders — nothing
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -42,11 +38,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jindu.core.audit import audit_write
-from jindu.core.crypto import DecryptionError, constant_time_equal, get_provider
 from jindu.core.errors import Forbidden, NotFound, ServiceError, join_problems
-from jindu.core.models import AuditAction, AuditResult, PolicyVersion
+from jindu.core.models import AuditAction, PolicyVersion
 from jindu.core.policy import policy_in_force
 from jindu.core.scoping import READ, WRITE, access_object, capture_root_ids, in_roots, user_may
+from jindu.core.storedfiles import (
+    UploadError,
+    check_upload,
+    encode_content,
+    read_content,
+    stored_text,
+)
 from jindu.precursors.credit import CreditFact
 from jindu.precursors.models import Enterprise, EnterpriseStatus, IndustrialPark
 from jindu.precursors.models.inspections import (
@@ -588,63 +590,22 @@ def _status_error(what: str, status_label: Any) -> ServiceError:
     return ServiceError(what % {"status": label}, code="invalid_transition", fields={"status": label})
 
 
-# Uploads: the declared type must match the file's signature (the client's word is not trusted).
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-UPLOAD_TYPES: dict[str, tuple[bytes, tuple[str, ...]]] = {
-    "application/pdf": (b"%PDF-", (".pdf",)),
-    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
-    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
-}
-CONTENT_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
-
-
-def _too_large() -> str:
-    return _("at most %(mb)s MB") % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
-
-
-def check_upload_size(size: int) -> None:
-    """Refuse a file larger than the limit before it is read."""
-    if size > MAX_UPLOAD_BYTES:
-        raise _invalid(_("The file cannot be uploaded: %(problems)s"), {"file": _too_large()})
-
-
-def _clean_file_name(file_name: str, extensions: tuple[str, ...]) -> str:
-    name = os.path.basename((file_name or "").replace("\\", "/"))
-    name = re.sub(r'[\x00-\x1f\x7f"<>|*?:]', "", name).strip(" .")
-    stem, extension = os.path.splitext(name)
-    if extension.lower() not in extensions:
-        stem, extension = name, extensions[0]
-    stem = stem or "evidence"
-    return stem[: 200 - len(extension)] + extension.lower()
-
-
 def _checked_upload(
     file_name: str, content_type: str, data: bytes, *, field: str = "file"
 ) -> tuple[str, str]:
     """The cleaned file name and content type of an upload, or a 400 naming the problem."""
-    content_type = (content_type or "").split(";")[0].strip().lower()
-    content_type = CONTENT_TYPE_ALIASES.get(content_type, content_type)
-    accepted = UPLOAD_TYPES.get(content_type)
-    problem = ""
-    if accepted is None:
-        problem = _("only PDF, JPEG or PNG files are accepted")
-    elif not data:
-        problem = _("the file is empty")
-    elif len(data) > MAX_UPLOAD_BYTES:
-        problem = _too_large()
-    elif not data.startswith(accepted[0]):
-        problem = _("the content is not a %(type)s file") % {"type": content_type}
-    if problem:
-        raise _invalid(_("The file cannot be uploaded: %(problems)s"), {field: problem})
-    assert accepted is not None
-    return _clean_file_name(file_name, accepted[1]), content_type
+    try:
+        checked = check_upload(file_name, content_type, data, default_stem="evidence")
+    except UploadError as error:
+        raise _invalid(_("The file cannot be uploaded: %(problems)s"), {field: str(error)}) from None
+    return checked.file_name, checked.content_type
 
 
 def _store_file(
     actor: Any, *, owner: Finding | RectificationOrder, file_name: str, content_type: str, data: bytes
 ) -> EvidenceFile:
     """Save one checked upload encrypted with its SM3 digest, audited (inside the caller's transaction)."""
-    digest = get_provider().sm3(data)
+    content, digest = encode_content(data)
     is_finding = isinstance(owner, Finding)
     evidence = EvidenceFile.objects.create(
         finding=owner if isinstance(owner, Finding) else None,
@@ -655,7 +616,7 @@ def _store_file(
         content_type=content_type,
         size=len(data),
         digest=digest,
-        content=base64.b64encode(data).decode("ascii"),
+        content=content,
     )
     audit_write(
         action=AuditAction.CREATE,
@@ -672,48 +633,20 @@ def _store_file(
     return evidence
 
 
-class CorruptContent(ServiceError):
-    """Stored bytes that do not decrypt or do not match their SM3 digest: storage damage or tampering."""
-
-    status = 500
-
-
 def evidence_content(user: Any, evidence: EvidenceFile) -> bytes:
     """The file's bytes for a download: audited as EXPORT, checked against its SM3 digest (a FAILURE audit
     record and a 500 when the stored content is damaged)."""
-    detail = {"digest": evidence.digest, "finding": evidence.finding_id, "rectification": evidence.order_id}
-    try:
-        encoded: str | None = (
-            EvidenceFile.objects.filter(pk=evidence.pk).values_list("content", flat=True).get()
-        )
-    except EvidenceFile.DoesNotExist:
-        raise NotFound() from None
-    except DecryptionError:
-        encoded = None
-    try:
-        if encoded is None:
-            raise DecryptionError("the stored ciphertext does not authenticate")
-        data = base64.b64decode(encoded.encode("ascii"), validate=True)
-        problem = (
-            ""
-            if data and constant_time_equal(get_provider().sm3(data), evidence.digest)
-            else "digest_mismatch"
-        )
-    except (DecryptionError, binascii.Error, UnicodeEncodeError, ValueError):
-        data, problem = b"", "undecryptable"
-    if problem:
-        audit_write(
-            action=AuditAction.EXPORT,
-            actor=user,
-            obj=evidence,
-            result=AuditResult.FAILURE,
-            detail={**detail, "problem": problem},
-        )
-        raise CorruptContent(
-            _("The stored file is damaged (its content does not match its digest)."), code="content_corrupt"
-        )
-    audit_write(action=AuditAction.EXPORT, actor=user, obj=evidence, detail={**detail, "size": len(data)})
-    return data
+    return read_content(
+        user=user,
+        obj=evidence,
+        encoded=stored_text(EvidenceFile, evidence.pk),
+        digest=evidence.digest,
+        detail={
+            "digest": evidence.digest,
+            "finding": evidence.finding_id,
+            "rectification": evidence.order_id,
+        },
+    )
 
 
 # Services: planning ---------------------------------------------------------------------------------------

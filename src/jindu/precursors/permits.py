@@ -29,11 +29,9 @@ Workflow (``TRANSITIONS``)::
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import datetime as dt
 import io
-import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -61,11 +59,18 @@ from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from jindu.core.audit import audit_write
-from jindu.core.crypto import DecryptionError, constant_time_equal, get_provider
+from jindu.core.crypto import get_provider
 from jindu.core.errors import Forbidden, NotFound, ServiceError, join_problems
-from jindu.core.models import AuditAction, AuditResult, OrgUnit, PolicyVersion
+from jindu.core.models import AuditAction, OrgUnit, PolicyVersion
 from jindu.core.policy import policy_in_force
 from jindu.core.scoping import READ, WRITE, access_object
+from jindu.core.storedfiles import (
+    UploadError,
+    check_upload,
+    encode_content,
+    read_content,
+    stored_text,
+)
 from jindu.core.validators import validate_uscc
 from jindu.precursors.models import Enterprise, EnterpriseStatus, Substance
 from jindu.precursors.models.permits import (
@@ -244,14 +249,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     ),
 }
 
-# Uploads: the declared type must match the file's signature (the client's word is not trusted).
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-UPLOAD_TYPES: dict[str, tuple[bytes, tuple[str, ...]]] = {
-    "application/pdf": (b"%PDF-", (".pdf",)),
-    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
-    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
-}
-CONTENT_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 # Mainland plates: province character, issuing-office letter, 5 (or 6 for new-energy vehicles) characters.
 PLATE_RE = re.compile(
     r"^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{4,5}[A-Z0-9挂学警]$"
@@ -1029,26 +1026,6 @@ def application_withdraw(*, actor: Any, application: PermitApplication) -> Permi
 # Services: attachments ------------------------------------------------------------------------------------
 
 
-def _clean_file_name(file_name: str, kind: str, extensions: tuple[str, ...]) -> str:
-    name = os.path.basename((file_name or "").replace("\\", "/"))
-    name = re.sub(r'[\x00-\x1f\x7f"<>|*?:]', "", name).strip(" .")
-    stem, extension = os.path.splitext(name)
-    if extension.lower() not in extensions:
-        stem, extension = name, extensions[0]
-    stem = stem or kind
-    return stem[: 200 - len(extension)] + extension.lower()
-
-
-def _too_large() -> str:
-    return _("at most %(mb)s MB") % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
-
-
-def check_upload_size(size: int) -> None:
-    """Refuse a file larger than the limit before it is read."""
-    if size > MAX_UPLOAD_BYTES:
-        raise _invalid({"file": _too_large()}, _("The file cannot be uploaded: %(problems)s"))
-
-
 def attachment_add(
     *, actor: Any, application: PermitApplication, kind: str, file_name: str, content_type: str, data: bytes
 ) -> ApplicationAttachment:
@@ -1061,34 +1038,28 @@ def attachment_add(
         problems["kind"] = _("unknown attachment kind (known: %(known)s)") % {
             "known": ", ".join(AttachmentKind.values)
         }
-    content_type = (content_type or "").split(";")[0].strip().lower()
-    content_type = CONTENT_TYPE_ALIASES.get(content_type, content_type)
-    accepted = UPLOAD_TYPES.get(content_type)
-    if accepted is None:
-        problems["file"] = _("only PDF, JPEG or PNG files are accepted")
-    elif not data:
-        problems["file"] = _("the file is empty")
-    elif len(data) > MAX_UPLOAD_BYTES:
-        problems["file"] = _too_large()
-    elif not data.startswith(accepted[0]):
-        problems["file"] = _("the content is not a %(type)s file") % {"type": content_type}
+    checked = None
+    try:
+        checked = check_upload(file_name, content_type, data, default_stem=kind)
+    except UploadError as error:
+        problems["file"] = str(error)
     if problems:
         raise _invalid(problems, _("The file cannot be uploaded: %(problems)s"))
-    assert accepted is not None
+    assert checked is not None
     if application.status not in (ApplicationStatus.DRAFT, *PENDING_STATUSES):
         raise ServiceError(
             _("Files can be attached only until the application is decided."), code="invalid_transition"
         )
-    digest = get_provider().sm3(data)
+    content, digest = encode_content(data)
     with transaction.atomic():
         attachment = ApplicationAttachment.objects.create(
             application=application,
             kind=kind,
-            file_name=_clean_file_name(file_name, kind, accepted[1]),
-            content_type=content_type,
+            file_name=checked.file_name,
+            content_type=checked.content_type,
             size=len(data),
             digest=digest,
-            content=base64.b64encode(data).decode("ascii"),
+            content=content,
             uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         audit_write(
@@ -1101,63 +1072,19 @@ def attachment_add(
     return attachment
 
 
-class CorruptContent(ServiceError):
-    """Stored bytes that do not decrypt or do not match their SM3 digest: storage damage or tampering."""
-
-    status = 500
-
-
-def _stored_bytes(
-    user: Any, obj: Any, encoded: str | None, digest: str, detail: dict[str, Any], org_unit_code: str
-) -> bytes:
-    """Decode stored content (``encoded`` None: it did not decrypt) and check it against its digest; audited as
-    EXPORT either way, a FAILURE naming the problem when the check fails."""
-    try:
-        if encoded is None:
-            raise DecryptionError("the stored ciphertext does not authenticate")
-        data = base64.b64decode(encoded.encode("ascii"), validate=True)
-        problem = "" if data and constant_time_equal(get_provider().sm3(data), digest) else "digest_mismatch"
-    except (DecryptionError, binascii.Error, UnicodeEncodeError, ValueError):
-        data, problem = b"", "undecryptable"
-    if problem:
-        audit_write(
-            action=AuditAction.EXPORT,
-            actor=user,
-            obj=obj,
-            org_unit_code=org_unit_code,
-            result=AuditResult.FAILURE,
-            detail={**detail, "problem": problem},
-        )
-        raise CorruptContent(
-            _("The stored file is damaged (its content does not match its digest)."), code="content_corrupt"
-        )
-    audit_write(
-        action=AuditAction.EXPORT,
-        actor=user,
-        obj=obj,
-        org_unit_code=org_unit_code,
-        detail={**detail, "size": len(data)},
-    )
-    return data
-
-
 def attachment_content(user: Any, attachment: ApplicationAttachment) -> bytes:
     """The attachment's bytes, for a download (audited as EXPORT, checked against its digest)."""
-    try:
-        encoded = (
-            ApplicationAttachment.objects.filter(pk=attachment.pk).values_list("content", flat=True).get()
-        )
-    except ApplicationAttachment.DoesNotExist:
-        raise NotFound() from None
-    except DecryptionError:
-        encoded = None
-    return _stored_bytes(
-        user,
-        attachment,
-        encoded,
-        attachment.digest,
-        {"application": attachment.application_id, "kind": attachment.kind, "digest": attachment.digest},
-        attachment.application.enterprise.org_unit.code,
+    return read_content(
+        user=user,
+        obj=attachment,
+        encoded=stored_text(ApplicationAttachment, attachment.pk),
+        digest=attachment.digest,
+        detail={
+            "application": attachment.application_id,
+            "kind": attachment.kind,
+            "digest": attachment.digest,
+        },
+        org_unit_code=attachment.application.enterprise.org_unit.code,
     )
 
 
@@ -1286,19 +1213,12 @@ def permit_revoke(*, actor: Any, permit: Permit, reason: str) -> Permit:
 
 def certificate_content(user: Any, permit: Permit) -> bytes:
     """The certificate PDF, for a download: audited as EXPORT and checked against its SM3 digest."""
-    try:
-        encoded = Permit.objects.filter(pk=permit.pk).values_list("certificate", flat=True).get()
-    except Permit.DoesNotExist:
-        raise NotFound() from None
-    except DecryptionError:
-        encoded = None
-    return _stored_bytes(
-        user,
-        permit,
-        encoded,
-        permit.certificate_digest,
-        {"number": permit.number, "digest": permit.certificate_digest},
-        "",
+    return read_content(
+        user=user,
+        obj=permit,
+        encoded=stored_text(Permit, permit.pk, "certificate"),
+        digest=permit.certificate_digest,
+        detail={"number": permit.number, "digest": permit.certificate_digest},
     )
 
 

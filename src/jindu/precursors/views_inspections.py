@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
 from jindu.core.policy import policy_in_force
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
+from jindu.core.storedfiles import check_upload_size
 from jindu.core.views import ui_errors
 from jindu.precursors import inspections as svc
 from jindu.precursors.models.inspections import (
@@ -163,7 +164,7 @@ def finding_photo(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if upload is None:
             raise ServiceError(_("Choose a file."), fields={"file": _("required")})
-        svc.check_upload_size(upload.size or 0)
+        check_upload_size(upload.size or 0)
         svc.finding_photo_add(
             actor=request.user,
             finding=finding,
@@ -232,7 +233,7 @@ def rectification_submit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         files = []
         for upload in request.FILES.getlist("files"):
-            svc.check_upload_size(upload.size or 0)
+            check_upload_size(upload.size or 0)
             files.append((upload.name or "", upload.content_type or "", upload.read()))
         svc.rectification_submit(
             actor=request.user, order=order, note=request.POST.get("note", ""), files=files

@@ -20,6 +20,7 @@ from jindu.core.apiutil import RateLimited, rate_limit
 from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
 from jindu.core.forms import add_service_error
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
+from jindu.core.storedfiles import check_upload_size
 from jindu.core.views import ui_errors
 from jindu.precursors import permits
 from jindu.precursors.forms_permits import ApplicationForm, AttachmentForm, ReasonForm, VerifyForm
@@ -266,7 +267,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("precursors:application_detail", pk=pk)
     upload = form.cleaned_data["file"]
     try:
-        permits.check_upload_size(upload.size or 0)
+        check_upload_size(upload.size or 0)
         attachment = permits.attachment_add(
             actor=request.user,
             application=application,
@@ -393,7 +394,7 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
         try:
             rate_limit(request, scope="permit_verify", limit=60)
             upload = form.cleaned_data["file"]
-            permits.check_upload_size(upload.size or 0)
+            check_upload_size(upload.size or 0)
         except ServiceError as error:
             form.add_error("file", error.message)
         else:

@@ -19,6 +19,7 @@ from django.utils import translation
 
 from jindu.core.crypto import get_provider
 from jindu.core.models import AuditRecord
+from jindu.core.storedfiles import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from jindu.core.testing.helpers import (
     TREE_KEYS,
     api_client,
@@ -271,7 +272,7 @@ def test_digest_check_detects_a_replaced_or_damaged_row(users, enrolled):
     document_id = generate(client, enrolled, "decision_notice").json()["id"]
     # A valid ciphertext of other bytes (e.g. a row copied from elsewhere): decrypts, digest differs.
     CaseDocument.objects.filter(pk=document_id).update(content=base64.b64encode(b"%PDF-1.4 forged").decode())
-    assert_error_shape(client.get(f"/api/v1/people/documents/{document_id}/content"), 500, "document_corrupt")
+    assert_error_shape(client.get(f"/api/v1/people/documents/{document_id}/content"), 500, "content_corrupt")
     failure = AuditRecord.objects.filter(action="EXPORT", object_id=str(document_id)).latest("sequence")
     assert failure.result == "failure" and failure.detail["problem"] == "digest_mismatch"
     # A damaged ciphertext: authentication fails.
@@ -280,7 +281,7 @@ def test_digest_check_detects_a_replaced_or_damaged_row(users, enrolled):
         cursor.execute(
             "UPDATE people_casedocument SET content = %s WHERE id = %s", [raw[:-8] + "AAAAAAAA", document_id]
         )
-    assert_error_shape(client.get(f"/api/v1/people/documents/{document_id}/content"), 500, "document_corrupt")
+    assert_error_shape(client.get(f"/api/v1/people/documents/{document_id}/content"), 500, "content_corrupt")
     failure = AuditRecord.objects.filter(action="EXPORT", object_id=str(document_id)).latest("sequence")
     assert failure.result == "failure" and failure.detail["problem"] == "undecryptable"
     assert not AuditRecord.objects.filter(
@@ -328,7 +329,7 @@ def test_uploads_are_accepted_and_named_safely(users, enrolled, name, data, cont
     assert (document.file_name, document.generated, document.title, document.size) == (
         stored_name, False, "协议书", len(data)
     )  # fmt: skip
-    assert document.content_type in documents.UPLOAD_TYPES and document.digest == get_provider().sm3(data)
+    assert document.content_type in UPLOAD_TYPES and document.digest == get_provider().sm3(data)
 
 
 @pytest.mark.parametrize(
@@ -337,7 +338,7 @@ def test_uploads_are_accepted_and_named_safely(users, enrolled, name, data, cont
         ("agreement", b"hello", "text/plain", "file"),
         ("agreement", PNG, "application/pdf", "file"),  # the signature says PNG
         ("agreement", b"", "application/pdf", "file"),
-        ("agreement", b"%PDF-" + b"0" * documents.MAX_UPLOAD_BYTES, "application/pdf", "file"),
+        ("agreement", b"%PDF-" + b"0" * MAX_UPLOAD_BYTES, "application/pdf", "file"),
         ("prison_letter", SCAN, "application/pdf", "kind"),
     ],
 )
@@ -354,7 +355,7 @@ def test_upload_service_checks_size_without_the_api(users, enrolled):
     with translation.override("en"), pytest.raises(documents.ServiceError) as refused:
         documents.document_upload(
             actor=users["worker_a"], person=enrolled, kind="agreement", file_name="big.pdf",
-            content_type="application/pdf", data=b"%PDF-" + b"0" * documents.MAX_UPLOAD_BYTES,
+            content_type="application/pdf", data=b"%PDF-" + b"0" * MAX_UPLOAD_BYTES,
         )  # fmt: skip
     assert "10 MB" in refused.value.fields["file"]
 

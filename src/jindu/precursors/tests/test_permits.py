@@ -22,6 +22,7 @@ from jindu.core.crypto import get_provider
 from jindu.core.models import AuditRecord, OrgUnit, PolicyVersion
 from jindu.core.policy import policy_publish
 from jindu.core.roles import Role
+from jindu.core.storedfiles import MAX_UPLOAD_BYTES
 from jindu.core.testing.helpers import api_client, assert_api_matrix, assert_error_shape, make_user
 from jindu.precursors import permits
 from jindu.precursors.conftest import FIRM_A, FIRM_B, ledger_document, uscc
@@ -577,7 +578,7 @@ def test_attachments_are_checked_stored_encrypted_and_downloaded_with_an_audit(f
             firm.post(url, {"kind": kind, "file": _upload(name, data, content_type)}), 400
         )
         assert field in body["error"]["fields"]
-    big = PDF + b"0" * (permits.MAX_UPLOAD_BYTES)
+    big = PDF + b"0" * MAX_UPLOAD_BYTES
     assert_error_shape(
         firm.post(url, {"kind": "other", "file": _upload("big.pdf", big, "application/pdf")}), 400
     )
