@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('destination', models.CharField(blank=True, max_length=300, verbose_name='destination')),
                 ('carrier', models.CharField(blank=True, max_length=200, verbose_name='carrier')),
                 ('vehicle_plate', models.CharField(blank=True, max_length=16, verbose_name='vehicle plate')),
-                ('driver_name', models.CharField(blank=True, max_length=64, verbose_name='driver')),
+                ('driver_name', jindu.core.fields.EncryptedTextField(blank=True, verbose_name='driver')),
                 ('window_start', models.DateTimeField(blank=True, null=True, verbose_name='transport from')),
                 ('window_end', models.DateTimeField(blank=True, null=True, verbose_name='transport until')),
                 ('route_corridor', models.JSONField(blank=True, default=list, verbose_name='route corridor')),

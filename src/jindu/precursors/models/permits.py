@@ -68,7 +68,8 @@ class PermitApplication(OrgScopedModel):
     destination = models.CharField(_("destination"), max_length=300, blank=True)
     carrier = models.CharField(_("carrier"), max_length=200, blank=True)
     vehicle_plate = models.CharField(_("vehicle plate"), max_length=16, blank=True)
-    driver_name = models.CharField(_("driver"), max_length=64, blank=True)
+    # A person's name (PIPL): encrypted at rest like every personal identifier.
+    driver_name = EncryptedTextField(_("driver"), blank=True)
     window_start = models.DateTimeField(_("transport from"), null=True, blank=True)
     window_end = models.DateTimeField(_("transport until"), null=True, blank=True)
     route_corridor = models.JSONField(_("route corridor"), default=list, blank=True)  # [[lon, lat], …]

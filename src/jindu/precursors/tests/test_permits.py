@@ -381,6 +381,12 @@ def test_transport_licence_carries_its_corridor_and_lasts_three_months(firms, us
     # Category 2 运输许可证: county 公安 of the origin, 3 months.
     assert permit.number.startswith("YS-330203-") and permit.valid_until == add_months(today, 3)
     assert not permit.single_use and permit.issuing_office == "浙江省宁波市海曙区公安机关"
+    # The driver's name is personal data: readable through the model, encrypted in the table.
+    assert approved["driver_name"] == "王师傅"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT driver_name FROM precursors_permitapplication WHERE id = %s", [approved["id"]])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("sm4gcm:") and "王" not in stored
 
 
 def test_transport_filing_for_category_3_is_due_the_same_day_and_single_use(firms, users):
