@@ -871,3 +871,49 @@ def test_a_capture_naming_no_permit_does_not_query_permits(firms):
             ],
         )
     assert not [q for q in queries.captured_queries if "precursors_permit" in q["sql"]]
+
+
+# Every permit type the law has: the whole workflow, and the validity its rule gives ---------------------
+
+# (permit type, category, 药品类): one substance of that kind from the shipped catalogue.
+SUBSTANCE_OF = {
+    (1, False): "piperonal",
+    (1, True): "ephedrines",
+    (2, False): "acetic-anhydride",
+    (3, False): "acetone",
+}
+
+
+def _combinations() -> list[tuple[str, int, bool]]:
+    from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES
+
+    return [
+        (rule["permit_type"], rule["category"], bool(rule.get("drug_class")))
+        for rule in DEFAULT_PERMIT_RULES["rules"]
+    ]
+
+
+@pytest.mark.parametrize(("permit_type", "category", "drug_class"), _combinations())
+def test_every_permit_type_goes_through_the_workflow_with_its_validity(
+    firms, users, permit_type, category, drug_class
+):
+    from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES, rule_for, validity
+
+    substance = SUBSTANCE_OF[(category, drug_class)]
+    payload = (
+        transport(permit_type=permit_type, substance=substance)
+        if permit_type.startswith("transport")
+        else purchase(permit_type=permit_type, substance=substance)
+    )
+    approved = issue(firms, users, payload)
+    permit = Permit.objects.get(pk=approved["permit_id"])
+    expected = validity(
+        rule_for(DEFAULT_PERMIT_RULES, permit_type, category, drug_class), timezone.localdate()
+    )
+    assert (permit.valid_from, permit.valid_until, permit.single_use) == (
+        expected.valid_from,
+        expected.valid_until,
+        expected.single_use,
+    )
+    assert permit.quantity_cap_kg == Decimal(payload["quantity_kg"])
+    assert approved["status"] == "approved" and permit.certificate_digest
