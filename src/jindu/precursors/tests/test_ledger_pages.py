@@ -87,3 +87,18 @@ def test_the_ledger_page_and_who_may_open_it(captured, users, django_assert_max_
         assert ui_client(user).get(url).status_code == 404, user.username
     assert ui_client(None).get(url).status_code == 302  # to the login page
     assert FIRM_B  # the other firm exists (fixture) and stays out of sight above
+
+
+def test_the_firm_pages_lead_to_the_ledger_and_the_rating(firms, users):
+    firm_page = ui_client(firms["user_a"]).get("/precursors/firm/").content.decode()
+    for url in (
+        f"/precursors/enterprises/{firms['a'].pk}/ledger/",
+        f"/precursors/enterprises/{firms['a'].pk}/credit/",
+    ):
+        assert f'href="{url}"' in firm_page
+    assert 'href="/precursors/ledger/upload/"' in firm_page
+    official = (
+        ui_client(users["district_a"]).get(f"/precursors/enterprises/{firms['a'].pk}/").content.decode()
+    )
+    assert f'href="/precursors/enterprises/{firms["a"].pk}/ledger/"' in official
+    assert 'href="/precursors/ledger/upload/"' not in official
