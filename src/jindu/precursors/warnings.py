@@ -10,16 +10,23 @@ default, installed by migration ``0004_warnings``). Implemented:
 - A02 a new customer of the seller: category 1 always, categories 2/3 when the quantity exceeds the p90 of the
   seller's shipments of that substance;
 - A03 a cash, barter or third-party payment (``jd:paymentMethod`` on the event; cash is an alert);
+- A05 a sale whose know-your-customer checklist (``jd:kycChecklist``: check → true/false) has a check answered
+  false (a sale recorded without the checklist is silent: A05 sees only what firms record);
+- A06 one buyer receiving, within 90 days, every substance of a synthesis-route template (PROPOSED templates
+  of catalogue codes in the policy);
 - A07 company shopping: one buyer receiving a substance from ≥ 3 sellers in 30 days, or more than a cap;
 - A08 a monthly mass balance beyond tolerance (2σ warning, 3σ alert) and a CUSUM alarm on the monthly MUF ratio;
 - A09 a shipment to a registered firm with no matching receipt within N days, or a difference beyond 0.5 %;
 - A10 permit problems found at capture (expired, over the cap, already used, unknown permit);
 - A12 goods stolen or missing (disposition stolen/unknown): an immediate alert;
 - A13 ledger edits after the fact (a large share of events recorded long after they happened, or corrections);
-- A14 a dormant firm's first activity after more than 12 months without any.
+- A14 a dormant firm's first activity after more than 12 months without any;
+- A15 a firm receiving or shipping more than a threshold of a non-listed chemical of the policy's watch list
+  (by CAS, ``urn:jindu:class:<CAS>:<lot>``; kg as recorded in a mass unit) within 30 days.
 
-A04, A05, A06, A11 and A15 need data the platform does not hold yet (GPS tracks and transport permits, KYC
-checklists, route templates, filing deadlines, a watch list); see docs/precursors.md.
+A04 and A11 need data the platform does not hold yet (GPS tracks and transport permits, filing deadlines);
+see docs/precursors.md. A policy version sets only what it changes, rule by rule: a version written before a
+rule existed gets the rule's shipped defaults (``_merged``).
 
 ``run_warnings(as_of)`` evaluates the events up to the end of ``as_of`` (platform time zone) and stores the
 findings: a finding whose ``dedup_key`` already has an open warning adds its new evidence to it; after a
@@ -76,6 +83,7 @@ from jindu.precursors.models.warnings import (
     WarningStatus,
 )
 from jindu.precursors.permissions import MANAGE_ENTERPRISES, VIEW_PRECURSORS
+from jindu.precursors.quantities import MASS_UNITS_KG, to_kg_pure
 
 WARNING_RULES = "precursors.warning_rules"
 # 易制毒化学品管理条例 (国务院令第445号) in force: the shipped defaults apply from this day.
@@ -103,6 +111,43 @@ DEFAULT_WARNING_RULES: dict[str, Any] = {
             "enabled": True,
             "methods": ["cash", "barter", "third_party"],
             "levels": {"cash": "alert"},
+            "level": "warning",
+        },
+        "A05": {
+            "enabled": True,
+            # Events at these business steps carrying a ``jd:kycChecklist`` object (check → true/false) are read;
+            # any false check raises a warning (``levels`` may set a level per check).
+            "biz_steps": ["shipping"],
+            "levels": {},
+            "level": "warning",
+        },
+        "A06": {
+            "enabled": True,
+            "window_days": 90,
+            # PROPOSED route templates: substance codes of the catalogue (precursors.catalogue) one buyer
+            # receiving all of within the window matches. General chemistry of the routes, not a legal list;
+            # an office replaces the whole list in its own version.
+            "templates": [
+                {
+                    "id": "p2p-from-phenylacetic-acid",
+                    "label": "P-2-P (amphetamine / methamphetamine) from phenylacetic acid",
+                    "substances": ["phenylacetic-acid", "acetic-anhydride"],
+                    "status": "PROPOSED",
+                },
+                {
+                    "id": "cocaine-refining",
+                    "label": "cocaine base oxidation and hydrochloride crystallisation",
+                    "substances": ["potassium-permanganate", "methyl-ethyl-ketone", "hydrochloric-acid"],
+                    "status": "PROPOSED",
+                },
+                {
+                    "id": "heroin-acetylation",
+                    "label": "heroin: morphine acetylation, extraction and hydrochloride",
+                    "substances": ["acetic-anhydride", "chloroform", "hydrochloric-acid"],
+                    "status": "PROPOSED",
+                },
+            ],
+            "note": "PROPOSED templates (precursors.md §4.4 A06); to be reviewed by the office's chemists.",
             "level": "warning",
         },
         "A07": {
@@ -158,21 +203,59 @@ DEFAULT_WARNING_RULES: dict[str, Any] = {
             "level": "notice",
         },
         "A14": {"enabled": True, "idle_days": 365, "level": "warning"},
+        "A15": {
+            "enabled": True,
+            # A firm receiving (or shipping) more than the threshold of a watch-list chemical within the window:
+            # kg of the quantity as recorded (mass units only; volumes without a density are skipped).
+            "list_version": "2026-11 PROPOSED",
+            "window_days": 30,
+            "watch_list": {
+                "79-24-3": "nitroethane",
+                "100-52-7": "benzaldehyde",
+                "100-44-7": "benzyl chloride",
+                "74-89-5": "methylamine",
+                "7723-14-0": "red phosphorus",
+                "7553-56-2": "iodine",
+                "10034-85-2": "hydriodic acid",
+                "75-12-7": "formamide",
+                "62-53-3": "aniline",
+                "79-03-8": "propionyl chloride",
+                "110-63-4": "1,4-butanediol",
+            },
+            "threshold_kg_by_cas": {},
+            "default_threshold_kg": 100,
+            # Above this many times the threshold the notice becomes a warning.
+            "warning_multiple": 10,
+            "note": "PROPOSED watch list (EU voluntary monitoring / ISSL-type pre-precursors, not listed in China).",
+            "level": "notice",
+        },
     },
 }
 
-IMPLEMENTED_RULES = ("A01", "A02", "A03", "A07", "A08", "A09", "A10", "A12", "A13", "A14")
+IMPLEMENTED_RULES = (
+    "A01",
+    "A02",
+    "A03",
+    "A05",
+    "A06",
+    "A07",
+    "A08",
+    "A09",
+    "A10",
+    "A12",
+    "A13",
+    "A14",
+    "A15",
+)
 # What the other rules of the catalogue need before they can be built.
 MISSING_RULES: dict[str, str] = {
     "A04": gettext_noop("needs transport permits with destinations and GPS tracks (transport app)"),
-    "A05": gettext_noop("needs the know-your-customer checklist recorded at each sale"),
-    "A06": gettext_noop("needs synthesis-route templates (substance baskets per route)"),
     "A11": gettext_noop("needs filing deadlines (销售备案, 年度报告) and stocktake schedules"),
-    "A15": gettext_noop("needs a watch list of non-listed substances and their classes"),
 }
 # At most this many evidence items are kept per warning (the most recent first).
 MAX_EVIDENCE = 50
 PARTY_PREFIX = "urn:jindu:party:"
+CLASS_PREFIX = "urn:jindu:class:"
 CBV_DISPOSITION = "https://ref.gs1.org/cbv/Disp-"
 
 
@@ -401,6 +484,11 @@ class RunContext:
         if firm_id is not None:
             return self.firms[firm_id].name
         return uri or _("(not named)")
+
+    @cached_property
+    def substance_codes(self) -> dict[int, str]:
+        """Catalogue code of each substance (route templates name substances by code)."""
+        return dict(Substance.objects.values_list("pk", "code"))
 
     def substance_name(self, substance_id: int) -> str:
         return self.substances.get(substance_id, ("?", 0))[0]
@@ -659,6 +747,154 @@ def rule_a03(ctx: RunContext) -> list[Finding]:
                 window_end=ctx.day(when),
             )
         )
+    return findings
+
+
+FALSE_CHECK_VALUES = ("false", "no", "n", "0", "否")
+
+
+def _kyc_checklist(document: Any) -> dict[str, Any] | None:
+    """The event's ``…:kycChecklist`` extension object (any declared prefix), else None."""
+    if not isinstance(document, dict):
+        return None
+    for key, value in document.items():
+        if isinstance(key, str) and _last_segment(key) == "kycChecklist" and isinstance(value, dict):
+            return value
+    return None
+
+
+def _failed_checks(checklist: dict[str, Any]) -> list[str]:
+    """The checks answered false (``false``, or a "false"/"no" string), by name without prefix, sorted."""
+    failed = []
+    for key, value in checklist.items():
+        answer = value.strip().lower() if isinstance(value, str) else value
+        if answer is False or answer in FALSE_CHECK_VALUES:
+            failed.append(_last_segment(str(key)))
+    return sorted(failed)
+
+
+def rule_a05(ctx: RunContext) -> list[Finding]:
+    """A05 KYC at sale: an event at one of ``biz_steps`` (shipping) whose ``jd:kycChecklist`` extension answers
+    any check false (buyer identity not verified, declared use not consistent…). The level is the highest of
+    ``levels`` for the failed checks, else ``level``. A sale recorded without the checklist is silent: A05 sees
+    only what the firms record."""
+    findings: list[Finding] = []
+    rows = (
+        ctx.events()
+        .filter(document__icontains="kycChecklist")
+        .values_list("pk", "enterprise_id", "event_time", "biz_step", "document")
+    )
+    for pk, firm_id, when, biz_step, document in rows:
+        if not ctx.wanted(firm_id):
+            continue
+        rules = ctx.rules(firm_id, "A05")
+        if not rules["enabled"] or _last_segment(biz_step) not in rules["biz_steps"]:
+            continue
+        checklist = _kyc_checklist(document)
+        failed = _failed_checks(checklist) if checklist is not None else []
+        if not failed:
+            continue
+        levels = [rules["levels"].get(check, rules["level"]) for check in failed]
+        level = max(levels, key=lambda value: LEVEL_RANK.get(value, 0))
+        buyer = ctx.canonical_party(_counterparty(document.get("destinationList"), "destination"))
+        findings.append(
+            Finding(
+                rule="A05",
+                level=level,
+                enterprise_id=firm_id,
+                dedup_key=f"A05:{pk}",
+                message=gettext_noop(
+                    "%(firm)s recorded a sale to %(buyer)s whose know-your-customer checklist failed: "
+                    "%(checks)s (EU 98/2013 art. 9(3): a suspicious order is to be reported)."
+                ),
+                params={
+                    "firm": ctx.firms[firm_id].name,
+                    "buyer": ctx.party_name(buyer),
+                    "checks": ", ".join(failed),
+                },
+                evidence=[event_evidence(pk, "sale")],
+                window_start=ctx.day(when),
+                window_end=ctx.day(when),
+            )
+        )
+    return findings
+
+
+def rule_a06(ctx: RunContext) -> list[Finding]:
+    """A06 unusual combinations: one buyer receiving, within ``window_days``, every substance of a route
+    template (``templates``: catalogue codes). The buyer's deliveries are its own receipts and registered
+    sellers' shipments naming it (as A07), so an unregistered buyer is seen through its sellers; the warning
+    goes to the buyer if registered, else to the latest registered seller that shipped to it. One warning per
+    buyer × template (new deliveries join it as evidence)."""
+    findings: list[Finding] = []
+    code_of = ctx.substance_codes
+    deliveries: dict[str, list[tuple[dt.datetime, str, Flow]]] = defaultdict(list)
+    for flow in ctx.shipments:
+        if flow.party and flow.party != ctx.firms[flow.enterprise_id].party:
+            deliveries[flow.party].append((flow.event_time, "shipment", flow))
+    for flow in ctx.receipts:
+        buyer = ctx.firms[flow.enterprise_id].party
+        if flow.party != buyer:
+            deliveries[buyer].append((flow.event_time, "receipt", flow))
+    for buyer, entries in deliveries.items():
+        entries.sort(key=lambda entry: (entry[0], entry[2].event_id))
+        if entries[-1][0] < ctx.scan_start:
+            continue
+        buyer_firm = ctx.firm_by_party.get(buyer)
+        rules = ctx.rules(buyer_firm if buyer_firm is not None else entries[-1][2].enterprise_id, "A06")
+        if not rules["enabled"]:
+            continue
+        window = dt.timedelta(days=int(rules["window_days"]))
+        for template in rules["templates"]:
+            wanted = {str(code) for code in template.get("substances", [])}
+            if not wanted:
+                continue
+            relevant = [entry for entry in entries if code_of.get(entry[2].substance_id) in wanted]
+            firing: dict[int, tuple[dt.datetime, str, Flow]] = {}
+            start = 0
+            for end_index, (when, _term, _flow) in enumerate(relevant):
+                while relevant[start][0] < when - window:
+                    start += 1
+                if when < ctx.scan_start:
+                    continue
+                in_window = relevant[start : end_index + 1]
+                if {code_of.get(entry[2].substance_id) for entry in in_window} >= wanted:
+                    for index in range(start, end_index + 1):
+                        firing.setdefault(index, relevant[index])
+            if not firing:
+                continue
+            fired = [firing[index] for index in sorted(firing)]
+            if buyer_firm is not None:
+                attributed = buyer_firm
+            else:
+                attributed = [entry for entry in fired if entry[1] == "shipment"][-1][2].enterprise_id
+            if not ctx.wanted(attributed):
+                continue
+            names = sorted({ctx.substance_name(entry[2].substance_id) for entry in fired})
+            findings.append(
+                Finding(
+                    rule="A06",
+                    level=rules["level"],
+                    enterprise_id=attributed,
+                    dedup_key=f"A06:{buyer}:{template.get('id') or '+'.join(sorted(wanted))}",
+                    message=gettext_noop(
+                        "%(buyer)s received %(substances)s within %(days)s days: together they match the route "
+                        "template %(template)s."
+                    ),
+                    params={
+                        "buyer": ctx.party_name(buyer),
+                        "substances": ", ".join(names),
+                        "days": rules["window_days"],
+                        "template": template.get("label") or template.get("id") or "",
+                    },
+                    evidence=[
+                        event_evidence(event_id, "purchase")
+                        for event_id in sorted({entry[2].event_id for entry in fired})
+                    ],
+                    window_start=ctx.day(fired[0][0]),
+                    window_end=ctx.day(fired[-1][0]),
+                )
+            )
     return findings
 
 
@@ -1282,10 +1518,133 @@ def rule_a14(ctx: RunContext) -> list[Finding]:
     return findings
 
 
+def _watched_cas(epc_class: str) -> str:
+    """The CAS number of a ``urn:jindu:class:<CAS>[:<lot>]`` class ("" for other classes)."""
+    if not epc_class.startswith(CLASS_PREFIX):
+        return ""
+    return epc_class[len(CLASS_PREFIX) :].split(":", 1)[0]
+
+
+def rule_a15(ctx: RunContext) -> list[Finding]:
+    """A15 watch list: a firm receiving (or shipping) more than the threshold of a chemical of the policy's
+    ``watch_list`` (non-listed, by CAS, named ``urn:jindu:class:<CAS>:<lot>``) within ``window_days``; the
+    threshold is ``threshold_kg_by_cas`` else ``default_threshold_kg``, in kg of the quantity as recorded
+    (mass units; a volume has no known density and is skipped). Above ``warning_multiple`` × the threshold it
+    is a warning. One warning per firm × CAS × direction."""
+    findings: list[Finding] = []
+    payloads = ctx.book.payloads()
+    watched: set[str] = set()
+    for payload in payloads:
+        watched.update(payload["rules"]["A15"]["watch_list"])
+    if not watched:
+        return findings
+    window_days = max(int(p["rules"]["A15"]["window_days"]) for p in payloads)
+    start = ctx.scan_start - dt.timedelta(days=window_days)
+    classes = Q()
+    for cas in sorted(watched):
+        classes |= Q(epc_class=CLASS_PREFIX + cas) | Q(epc_class__startswith=f"{CLASS_PREFIX}{cas}:")
+    rows = EpcisQuantity.objects.filter(
+        classes,
+        event_time__gte=start,
+        event_time__lt=ctx.end,
+        balance_term__in=["shipment", "receipt"],
+        substance__isnull=True,
+    )
+    if ctx.enterprise_ids is not None:
+        rows = rows.filter(enterprise_id__any=list(ctx.enterprise_ids))
+    summed: dict[tuple[int, str, str, int], list[Any]] = {}
+    for event_id, firm_id, when, epc_class, quantity, uom, kg_pure, term in rows.values_list(
+        "event_id", "enterprise_id", "event_time", "epc_class", "quantity", "uom", "kg_pure", "balance_term"
+    ).order_by():
+        cas = _watched_cas(epc_class)
+        if kg_pure is not None:
+            kg = kg_pure
+        elif quantity is not None and (uom or "").strip().upper() in MASS_UNITS_KG:
+            kg = to_kg_pure(quantity, uom)
+        else:
+            continue
+        key = (firm_id, cas, term, event_id)
+        if key in summed:
+            summed[key][1] += kg
+        else:
+            summed[key] = [when, kg]
+    series: dict[tuple[int, str, str], list[tuple[dt.datetime, int, Decimal]]] = defaultdict(list)
+    for (firm_id, cas, term, event_id), (when, kg) in summed.items():
+        series[(firm_id, cas, term)].append((when, event_id, kg))
+    for (firm_id, cas, term), entries in sorted(series.items()):
+        if not ctx.wanted(firm_id):
+            continue
+        rules = ctx.rules(firm_id, "A15")
+        if not rules["enabled"] or cas not in rules["watch_list"]:
+            continue
+        threshold = Decimal(str(rules["threshold_kg_by_cas"].get(cas, rules["default_threshold_kg"])))
+        window = dt.timedelta(days=int(rules["window_days"]))
+        entries.sort()
+        firing: dict[int, tuple[dt.datetime, int, Decimal]] = {}
+        best = Decimal(0)
+        first = 0
+        total = Decimal(0)
+        for index, (when, _event_id, kg) in enumerate(entries):
+            total += kg
+            while entries[first][0] < when - window:
+                total -= entries[first][2]
+                first += 1
+            if when < ctx.scan_start or total <= threshold:
+                continue
+            best = max(best, total)
+            for earlier in range(first, index + 1):
+                firing.setdefault(earlier, entries[earlier])
+        if not firing:
+            continue
+        fired = [firing[index] for index in sorted(firing)]
+        level = rules["level"]
+        if best > threshold * Decimal(str(rules["warning_multiple"])):
+            level = (
+                WarningLevel.WARNING if LEVEL_RANK.get(level, 0) < LEVEL_RANK[WarningLevel.WARNING] else level
+            )
+        findings.append(
+            Finding(
+                rule="A15",
+                level=level,
+                enterprise_id=firm_id,
+                dedup_key=f"A15:{firm_id}:{cas}:{term}",
+                message=(
+                    gettext_noop(
+                        "%(firm)s received %(kg)s kg of %(chemical)s (CAS %(cas)s, on the watch list "
+                        "%(version)s) within %(days)s days; the threshold is %(threshold)s kg."
+                    )
+                    if term == "receipt"
+                    else gettext_noop(
+                        "%(firm)s shipped %(kg)s kg of %(chemical)s (CAS %(cas)s, on the watch list "
+                        "%(version)s) within %(days)s days; the threshold is %(threshold)s kg."
+                    )
+                ),
+                params={
+                    "firm": ctx.firms[firm_id].name,
+                    "kg": _kg(best),
+                    "chemical": rules["watch_list"][cas],
+                    "cas": cas,
+                    "version": rules["list_version"],
+                    "days": rules["window_days"],
+                    "threshold": _kg(threshold),
+                },
+                evidence=[
+                    event_evidence(event_id, "receipt" if term == "receipt" else "shipment")
+                    for event_id in sorted({entry[1] for entry in fired})
+                ],
+                window_start=ctx.day(fired[0][0]),
+                window_end=ctx.day(fired[-1][0]),
+            )
+        )
+    return findings
+
+
 RULES: dict[str, RuleFunction] = {
     "A01": rule_a01,
     "A02": rule_a02,
     "A03": rule_a03,
+    "A05": rule_a05,
+    "A06": rule_a06,
     "A07": rule_a07,
     "A08": rule_a08,
     "A09": rule_a09,
@@ -1293,6 +1652,7 @@ RULES: dict[str, RuleFunction] = {
     "A12": rule_a12,
     "A13": rule_a13,
     "A14": rule_a14,
+    "A15": rule_a15,
 }
 
 
@@ -1380,7 +1740,7 @@ def run_warnings(
     summary = RunSummary(as_of=as_of)
     findings: list[Finding] = []
     codes = list(rules or RULES)
-    if {"A01", "A02", "A07", "A09"} & set(codes):
+    if {"A01", "A02", "A06", "A07", "A09"} & set(codes):
         begun = time.monotonic()
         summary.flows = len(ctx.flows)
         summary.rule_seconds["load_flows"] = time.monotonic() - begun

@@ -462,6 +462,168 @@ def test_a14_flags_a_firm_active_again_after_a_year(firms, users):
     assert dormant.params["days"] == 466 and dormant.params["since"] == "2025-03-01"
 
 
+# --- A05 KYC at sale -------------------------------------------------------------------------------------------
+
+
+def kyc(event: dict, **checks: bool) -> dict:
+    """The event with the firm's know-your-customer checklist extension field."""
+    return {**event, "jd:kycChecklist": checks}
+
+
+def test_a05_flags_a_sale_whose_kyc_checklist_has_a_no(firms):
+    ids = capture(
+        firms["a"],
+        [
+            kyc(
+                ship("06-10", 50, party(FIRM_B)),
+                buyerIdentityVerified=True,
+                declaredUseConsistent=False,
+                agentAuthorised=True,
+            ),
+            kyc(ship("06-12", 50, party(FIRM_B)), buyerIdentityVerified=True, declaredUseConsistent=True),
+        ],
+    )
+    # A district version written before A05 existed: the rule keeps its shipped defaults there.
+    version = policy_publish(
+        actor=None,
+        kind=WARNING_RULES,
+        region=OrgUnit.objects.get(code="330203"),
+        effective_from=dt.date(2026, 1, 1),
+        label="海曙 2026",
+        payload={"rules": {"A01": {"multiple": 6}}},
+    )
+    assert run("A05")["by_rule"] == {"A05": 1}
+    [warning] = warnings_of("A05")
+    assert event_ids(warning) == [ids[0]] and warning.evidence[0]["role"] == "sale"
+    assert warning.enterprise == firms["a"] and warning.level == "warning"
+    assert warning.params["checks"] == "declaredUseConsistent"
+    assert warning.params["buyer"] == "乙化工有限公司" and warning.policy_version == version
+    with translation.override("en"):
+        assert "know-your-customer checklist failed: declaredUseConsistent" in warning.explanation
+    assert run("A05")["created"] == 0  # a rerun adds nothing
+
+
+def test_a05_is_silent_without_the_checklist_or_when_every_check_passes(firms):
+    capture(
+        firms["a"],
+        [
+            ship("06-10", 50, party(FIRM_B)),  # no checklist recorded: A05 cannot see anything
+            kyc(ship("06-11", 50, party(FIRM_B)), buyerIdentityVerified=True, declaredUseConsistent=True),
+            # A "no" recorded at receiving is not a sale.
+            kyc(receive("06-12", 50, party(FIRM_B)), buyerIdentityVerified=False),
+        ],
+    )
+    assert run("A05")["findings"] == 0
+
+
+# --- A06 unusual combinations ----------------------------------------------------------------------------------
+
+PHENYLACETIC = "urn:jindu:class:103-82-2:LOT-PA"  # category 2
+CHLOROFORM = "urn:jindu:class:67-66-3:LOT-CF"  # category 2
+HCL = "urn:jindu:class:7647-01-0:LOT-H"  # category 3
+
+
+def test_a06_flags_a_buyer_whose_basket_matches_a_route_template(firms, users):
+    extra = more_firms(users)
+    [shipped] = capture(firms["a"], [ship("06-01", 50, party(FIRM_B), PHENYLACETIC)])
+    received = capture(
+        firms["b"],
+        [
+            receive("06-02", 50, party(FIRM_A), PHENYLACETIC),
+            receive("06-20", 100, UNREGISTERED, ANHYDRIDE),
+            receive("06-21", 100, UNREGISTERED, ACETONE),  # not in the template: no evidence
+        ],
+    )
+    # An unregistered buyer seen through two registered sellers: the latest seller gets the warning.
+    [to_unregistered] = capture(firms["a"], [ship("06-05", 10, OTHER_UNREGISTERED, PHENYLACETIC)])
+    [latest] = capture(extra["c"], [ship("06-15", 20, OTHER_UNREGISTERED, ANHYDRIDE)])
+    assert run("A06")["by_rule"] == {"A06": 2}
+    by_firm = {warning.enterprise_id: warning for warning in warnings_of("A06")}
+    basket = by_firm[firms["b"].pk]
+    assert event_ids(basket) == sorted([shipped, received[0], received[1]])
+    assert basket.params["template"] == "P-2-P (amphetamine / methamphetamine) from phenylacetic acid"
+    assert basket.dedup_key == f"A06:{party(FIRM_B)}:p2p-from-phenylacetic-acid"
+    assert basket.window_start == dt.date(2026, 6, 1) and basket.window_end == dt.date(2026, 6, 20)
+    assert event_ids(by_firm[extra["c"].pk]) == [to_unregistered, latest]
+    assert run("A06")["created"] == 0
+
+
+def test_a06_is_silent_on_a_partial_basket_or_one_spread_beyond_the_window(firms):
+    capture(
+        firms["b"],
+        [
+            receive("2026-02-01", 100, UNREGISTERED, ANHYDRIDE),  # 139 days before the phenylacetic acid
+            receive("06-20", 50, UNREGISTERED, PHENYLACETIC),
+            receive("06-21", 50, UNREGISTERED, CHLOROFORM),  # heroin template lacks hydrochloric acid
+        ],
+    )
+    assert run("A06")["findings"] == 0
+
+
+# --- A15 watch list ------------------------------------------------------------------------------------------
+
+NITROETHANE = "urn:jindu:class:79-24-3:LOT-NE"  # not listed in China; on the PROPOSED watch list
+BENZALDEHYDE = "urn:jindu:class:100-52-7:LOT-BZ"
+
+
+def test_a15_flags_watch_list_chemicals_above_the_threshold(firms):
+    received = capture(
+        firms["a"],
+        [
+            receive("06-05", 60, UNREGISTERED, NITROETHANE),
+            receive("06-20", 50, UNREGISTERED, NITROETHANE),  # 110 kg in 30 days > 100 kg: a notice
+            ev(
+                "ObjectEvent",
+                "06-21",
+                bizStep="receiving",
+                quantityList=[{"epcClass": NITROETHANE, "quantity": 500, "uom": "LTR"}],
+            ),  # a volume without a density: skipped
+            ship("06-22", 1500, party(FIRM_B), NITROETHANE),  # > 10 × the threshold: a warning
+        ],
+    )
+    assert run("A15")["by_rule"] == {"A15": 2}
+    notice, warning = sorted(warnings_of("A15"), key=lambda w: w.level)
+    assert notice.level == "notice" and event_ids(notice) == received[:2]
+    assert notice.params["kg"] == "110" and notice.params["cas"] == "79-24-3"
+    assert notice.params["chemical"] == "nitroethane" and notice.enterprise == firms["a"]
+    assert notice.dedup_key == f"A15:{firms['a'].pk}:79-24-3:receipt"
+    with translation.override("en"):
+        assert "received 110 kg of nitroethane (CAS 79-24-3" in notice.explanation
+    assert warning.level == "warning" and event_ids(warning) == [received[3]]
+    assert run("A15")["created"] == 0
+
+
+def test_a15_is_silent_below_the_threshold_and_for_unwatched_classes(firms):
+    capture(
+        firms["a"],
+        [
+            receive("06-01", 40, UNREGISTERED, NITROETHANE),
+            receive("06-20", 40, UNREGISTERED, NITROETHANE),
+            receive("04-20", 90, UNREGISTERED, BENZALDEHYDE),  # 90 + 90 kg, but 61 days apart
+            receive("06-20", 90, UNREGISTERED, BENZALDEHYDE),
+            receive("06-21", 5000, UNREGISTERED, "urn:jindu:class:7732-18-5:LOT-W"),  # water: not watched
+        ],
+    )
+    assert run("A15")["findings"] == 0
+
+
+def test_the_migration_adds_the_new_rules_to_the_shipped_default_version():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("jindu.precursors.migrations.0008_warning_rules_a05_a06_a15")
+    national = PolicyVersion.objects.get(kind=WARNING_RULES, region=None, is_default=True)
+    old = {**DEFAULT_WARNING_RULES, "rules": dict(DEFAULT_WARNING_RULES["rules"])}
+    for code in ("A05", "A06", "A15"):
+        del old["rules"][code]
+    national.payload = old
+    national.save(update_fields=["payload"])
+    migration.add_rule_defaults(apps, None)
+    national.refresh_from_db()
+    assert national.payload == DEFAULT_WARNING_RULES
+
+
 # --- A clean ledger, reruns, policy ----------------------------------------------------------------------------
 
 
