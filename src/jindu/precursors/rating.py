@@ -25,7 +25,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Min
 from django.utils import timezone
 
 from jindu.core.audit import audit_write
@@ -107,7 +107,7 @@ def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[Cr
             substance__isnull=False,
         )
         .values("event_id", "enterprise_id", "event_time", "event__record_time")
-        .annotate(category=Max("substance__category"))
+        .annotate(category=Min("substance__category"))
         .order_by()
     )
     zone = timezone.get_current_timezone()

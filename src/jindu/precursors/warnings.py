@@ -10,6 +10,9 @@ default, installed by migration ``0004_warnings``). Implemented:
 - A02 a new customer of the seller: category 1 always, categories 2/3 when the quantity exceeds the p90 of the
   seller's shipments of that substance;
 - A03 a cash, barter or third-party payment (``jd:paymentMethod`` on the event; cash is an alert);
+- A04 a shipment under a transport permit (``urn:jindu:permit:<number>`` in ``bizTransactionList``) whose
+  destination party is not the permit's consignee, or whose time lies outside the permit's transport window:
+  an alert;
 - A05 a sale whose know-your-customer checklist (``jd:kycChecklist``: check → true/false) has a check answered
   false (a sale recorded without the checklist is silent: A05 sees only what firms record);
 - A06 one buyer receiving, within 90 days, every substance of a synthesis-route template (PROPOSED templates
@@ -18,13 +21,17 @@ default, installed by migration ``0004_warnings``). Implemented:
 - A08 a monthly mass balance beyond tolerance (2σ warning, 3σ alert) and a CUSUM alarm on the monthly MUF ratio;
 - A09 a shipment to a registered firm with no matching receipt within N days, or a difference beyond 0.5 %;
 - A10 permit problems found at capture (expired, over the cap, already used, unknown permit);
+- A11 late or missing filings: a shipment captured after its sales-report deadline (销售备案: category 1 within
+  5 days, 2 and 3 within 30, ``permit_rules.reporting_deadline``), and a firm with flows of a substance in a
+  month but no stocktake of it ``stocktake_grace_days`` after the month's end;
 - A12 goods stolen or missing (disposition stolen/unknown): an immediate alert;
 - A13 ledger edits after the fact (a large share of events recorded long after they happened, or corrections);
 - A14 a dormant firm's first activity after more than 12 months without any;
 - A15 a firm receiving or shipping more than a threshold of a non-listed chemical of the policy's watch list
   (by CAS, ``urn:jindu:class:<CAS>:<lot>``; kg as recorded in a mass unit) within 30 days.
 
-A04 and A11 need data the platform does not hold yet (GPS tracks and transport permits, filing deadlines);
+Parts of A04 and A11 need data the platform does not hold yet (``UNCOVERED_PARTS``): route checks against GPS
+tracks come with the transport domain, and annual reports (年度报告, due 31 March) need a model of their own;
 see docs/precursors.md. A policy version sets only what it changes, rule by rule: a version written before a
 rule existed gets the rule's shipped defaults (``_merged``).
 
@@ -71,6 +78,7 @@ from jindu.precursors.balance import (
 )
 from jindu.precursors.balances import FirmMonthBalance, month_starts, monthly_balances
 from jindu.precursors.models import Enterprise, EpcisEvent, EpcisQuantity, Site, Substance
+from jindu.precursors.models.permits import Permit
 from jindu.precursors.models.warnings import (
     LEVEL_RANK,
     TRUE_POSITIVE_OUTCOMES,
@@ -83,6 +91,7 @@ from jindu.precursors.models.warnings import (
     WarningStatus,
 )
 from jindu.precursors.permissions import MANAGE_ENTERPRISES, VIEW_PRECURSORS
+from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES, PermitRuleError, reporting_deadline
 from jindu.precursors.quantities import MASS_UNITS_KG, to_kg_pure
 
 WARNING_RULES = "precursors.warning_rules"
@@ -112,6 +121,14 @@ DEFAULT_WARNING_RULES: dict[str, Any] = {
             "methods": ["cash", "barter", "third_party"],
             "levels": {"cash": "alert"},
             "level": "warning",
+        },
+        "A04": {
+            "enabled": True,
+            # Events at these business steps naming a transport permit are compared with the permit's consignee
+            # (the destination's owning party) and its transport window (``window_slack_hours`` either side).
+            "biz_steps": ["shipping"],
+            "window_slack_hours": 0,
+            "level": "alert",
         },
         "A05": {
             "enabled": True,
@@ -192,6 +209,16 @@ DEFAULT_WARNING_RULES: dict[str, Any] = {
                 "unknown_permit": "warning",
             },
         },
+        "A11": {
+            "enabled": True,
+            # 销售备案 deadlines are the law's (permit_rules.reporting_deadline: category 1 within 5 days, 2 and 3
+            # within 30); a shipment captured after its deadline is a late filing.
+            "sales_report_level": "notice",
+            # A month with flows of a substance needs a stocktake of it: missing this many days after the
+            # month's end is a notice.
+            "stocktake_grace_days": 10,
+            "stocktake_level": "notice",
+        },
         "A12": {"enabled": True, "dispositions": ["stolen", "unknown"], "level": "alert"},
         "A13": {
             "enabled": True,
@@ -236,26 +263,32 @@ IMPLEMENTED_RULES = (
     "A01",
     "A02",
     "A03",
+    "A04",
     "A05",
     "A06",
     "A07",
     "A08",
     "A09",
     "A10",
+    "A11",
     "A12",
     "A13",
     "A14",
     "A15",
 )
 # What the other rules of the catalogue need before they can be built.
-MISSING_RULES: dict[str, str] = {
-    "A04": gettext_noop("needs transport permits with destinations and GPS tracks (transport app)"),
-    "A11": gettext_noop("needs filing deadlines (销售备案, 年度报告) and stocktake schedules"),
+MISSING_RULES: dict[str, str] = {}
+# What implemented rules do not cover yet, and what that part needs.
+UNCOVERED_PARTS: dict[str, str] = {
+    "A04": gettext_noop("route checks against GPS tracks come with the transport domain"),
+    "A11": gettext_noop("annual reports (年度报告, due by 31 March) need a model of their own"),
 }
 # At most this many evidence items are kept per warning (the most recent first).
 MAX_EVIDENCE = 50
 PARTY_PREFIX = "urn:jindu:party:"
 CLASS_PREFIX = "urn:jindu:class:"
+PERMIT_PREFIX = "urn:jindu:permit:"
+TRANSPORT_PERMIT_TYPES = ("transport_licence", "transport_filing")
 CBV_DISPOSITION = "https://ref.gs1.org/cbv/Disp-"
 
 
@@ -437,6 +470,9 @@ class RunContext:
         self.enterprise_ids = set(enterprise_ids) if enterprise_ids is not None else None
         # Firms whose balances could not be computed (A08), with the reason.
         self.balance_errors: dict[int, str] = {}
+        # Balances computed during the run (A08), per firm: the months covered and the firm's balances, so that
+        # A11 reuses them instead of computing them again.
+        self.loaded_balances: dict[int, tuple[frozenset[dt.date], list[FirmMonthBalance]]] = {}
         self.firms: dict[int, Firm] = {
             pk: Firm(pk, uscc, name, unit, path)
             for pk, uscc, name, unit, path in Enterprise.objects.values_list(
@@ -747,6 +783,151 @@ def rule_a03(ctx: RunContext) -> list[Finding]:
                 window_end=ctx.day(when),
             )
         )
+    return findings
+
+
+def _named_permits(document: Any) -> list[str]:
+    """The permit numbers an event's ``bizTransactionList`` names (``urn:jindu:permit:<number>``), in order."""
+    entries = document.get("bizTransactionList") if isinstance(document, dict) else None
+    numbers: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        uri = entry.get("bizTransaction") if isinstance(entry, dict) else None
+        if isinstance(uri, str) and uri.startswith(PERMIT_PREFIX):
+            number = uri[len(PERMIT_PREFIX) :].strip()
+            if number and number not in numbers:
+                numbers.append(number)
+    return numbers
+
+
+@dataclass(frozen=True)
+class TransportPermit:
+    """What a transport permit's application states about the delivery: consignee, destination, window."""
+
+    number: str
+    consignee_uscc: str
+    consignee_name: str
+    destination: str
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+
+
+def _permit_evidence(ctx: RunContext, permit: TransportPermit) -> dict[str, Any]:
+    def moment(value: dt.datetime | None) -> str:
+        return f"{value.astimezone(ctx.zone):%Y-%m-%d %H:%M}" if value is not None else "…"
+
+    window = f"{moment(permit.window_start)} – {moment(permit.window_end)}"
+    consignee = permit.consignee_name or permit.consignee_uscc
+    return {
+        "kind": "permit",
+        "id": permit.number,
+        "summary": f"{permit.number}: {consignee} ({permit.consignee_uscc}), {permit.destination}; {window}",
+        "data": {
+            "number": permit.number,
+            "consignee": permit.consignee_uscc,
+            "consignee_name": permit.consignee_name,
+            "destination": permit.destination,
+            "window": window,
+        },
+    }
+
+
+def rule_a04(ctx: RunContext) -> list[Finding]:
+    """A04 unusual delivery, the part the platform sees without GPS: an event at one of ``biz_steps`` (shipping)
+    naming a transport permit whose destination party (the ``destinationList``'s owning party, a registered
+    firm's site read as the firm) is not the permit's consignee, or whose time lies outside the permit's
+    transport window (``window_slack_hours`` either side): ``level`` (an alert), one finding per event, permit
+    and problem. An event naming no destination is not compared; unknown permits are A10's (capture warnings).
+    Route checks against GPS tracks come with the transport domain."""
+    findings: list[Finding] = []
+    candidates: list[tuple[int, int, dt.datetime, Any, list[str], dict[str, Any]]] = []
+    rows = (
+        ctx.events()
+        .filter(document__icontains=PERMIT_PREFIX)
+        .values_list("pk", "enterprise_id", "event_time", "biz_step", "document")
+    )
+    for pk, firm_id, when, biz_step, document in rows:
+        if not ctx.wanted(firm_id):
+            continue
+        rules = ctx.rules(firm_id, "A04")
+        if not rules["enabled"] or _last_segment(biz_step) not in rules["biz_steps"]:
+            continue
+        numbers = _named_permits(document)
+        if numbers:
+            candidates.append((pk, firm_id, when, document, numbers, rules))
+    if not candidates:
+        return findings
+    wanted = sorted({number for *_head, numbers, _rules in candidates for number in numbers})
+    permits: dict[str, TransportPermit] = {}
+    for offset in range(0, len(wanted), 1000):
+        for values in Permit.objects.filter(
+            number__in=wanted[offset : offset + 1000], permit_type__in=TRANSPORT_PERMIT_TYPES
+        ).values_list(
+            "number",
+            "application__counterparty_uscc",
+            "application__counterparty_name",
+            "application__destination",
+            "application__window_start",
+            "application__window_end",
+        ):
+            permits[values[0]] = TransportPermit(*values)
+    for pk, firm_id, when, document, numbers, rules in candidates:
+        destination = ctx.canonical_party(_counterparty(document.get("destinationList"), "destination"))
+        slack = dt.timedelta(hours=float(rules["window_slack_hours"]))
+        for number in numbers:
+            permit = permits.get(number)
+            if permit is None:
+                continue
+            evidence = [event_evidence(pk, "shipment"), _permit_evidence(ctx, permit)]
+            params: dict[str, Any] = {
+                "firm": ctx.firms[firm_id].name,
+                "permit": number,
+                "when": f"{when.astimezone(ctx.zone):%Y-%m-%d %H:%M}",
+            }
+            consignee = (
+                ctx.canonical_party(PARTY_PREFIX + permit.consignee_uscc) if permit.consignee_uscc else ""
+            )
+            if destination and consignee and destination != consignee:
+                findings.append(
+                    Finding(
+                        rule="A04",
+                        level=rules["level"],
+                        enterprise_id=firm_id,
+                        dedup_key=f"A04:{pk}:{number}:consignee",
+                        message=gettext_noop(
+                            "%(firm)s shipped goods under transport permit %(permit)s on %(when)s to "
+                            "%(destination)s, but the permit names the consignee %(consignee)s (to %(place)s)."
+                        ),
+                        params={
+                            **params,
+                            "destination": ctx.party_name(destination),
+                            "consignee": permit.consignee_name or ctx.party_name(consignee),
+                            "place": permit.destination,
+                        },
+                        evidence=[dict(item) for item in evidence],
+                        window_start=ctx.day(when),
+                        window_end=ctx.day(when),
+                    )
+                )
+            early = permit.window_start is not None and when < permit.window_start - slack
+            late = permit.window_end is not None and when > permit.window_end + slack
+            if early or late:
+                window = _permit_evidence(ctx, permit)["data"]["window"]
+                findings.append(
+                    Finding(
+                        rule="A04",
+                        level=rules["level"],
+                        enterprise_id=firm_id,
+                        dedup_key=f"A04:{pk}:{number}:window",
+                        message=gettext_noop(
+                            "%(firm)s shipped goods under transport permit %(permit)s on %(when)s, outside the "
+                            "permit's transport window (%(window)s)."
+                        ),
+                        params={**params, "window": window},
+                        evidence=[dict(item) for item in evidence],
+                        window_start=ctx.day(when),
+                        window_end=ctx.day(when),
+                    )
+                )
     return findings
 
 
@@ -1074,6 +1255,13 @@ def _balances(
                 )
             except BalanceError as error:
                 ctx.balance_errors[firm_id] = str(error)
+    covered = frozenset(month_starts(first, count))
+    by_firm: dict[int, list[FirmMonthBalance]] = defaultdict(list)
+    for balance in results:
+        by_firm[balance.enterprise_id].append(balance)
+    for firm_id in firm_ids:
+        if firm_id not in ctx.balance_errors:
+            ctx.loaded_balances[firm_id] = (covered, by_firm.get(firm_id, []))
     return results
 
 
@@ -1327,6 +1515,157 @@ def rule_a10(ctx: RunContext) -> list[Finding]:
                 window_end=ctx.day(when),
             )
         )
+    return findings
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return month_starts(month, 2)[1]
+
+
+def rule_a11(ctx: RunContext) -> list[Finding]:
+    """A11 late or missing filings: shipments captured after their sales-report deadline, and months with flows
+    but no stocktake. Annual reports (年度报告, due by 31 March) need a model of their own and are not checked."""
+    return _late_sales_reports(ctx) + _missing_stocktakes(ctx)
+
+
+def _late_sales_reports(ctx: RunContext) -> list[Finding]:
+    """A shipment (an event with quantities of a listed substance in the shipment term) recorded after its
+    销售备案 deadline (``permit_rules.reporting_deadline``: the sale day + 5 days for category 1, + 30 for 2 and
+    3; an event moving several categories takes the strictest), once that deadline has passed on the evaluated
+    day: ``sales_report_level``, one per event. Shipments that happened or were recorded within the scan
+    window are examined (a shipment recorded months late is still found)."""
+    findings: list[Finding] = []
+    rows = EpcisQuantity.objects.filter(
+        Q(event_time__gte=ctx.scan_start) | Q(event__record_time__gte=ctx.scan_start),
+        event_time__lt=ctx.end,
+        balance_term="shipment",
+        substance__isnull=False,
+    )
+    if ctx.enterprise_ids is not None:
+        rows = rows.filter(enterprise_id__any=list(ctx.enterprise_ids))
+    for event_id, firm_id, when, recorded, category in (
+        rows.values_list("event_id", "enterprise_id", "event_time", "event__record_time")
+        .annotate(category=Min("substance__category"))
+        .order_by()
+    ):
+        if not ctx.wanted(firm_id):
+            continue
+        rules = ctx.rules(firm_id, "A11")
+        if not rules["enabled"]:
+            continue
+        sold_on, recorded_on = ctx.day(when), ctx.day(recorded)
+        try:
+            deadline = reporting_deadline(category, sold_on, rules=DEFAULT_PERMIT_RULES)
+        except PermitRuleError:
+            continue
+        if deadline >= ctx.as_of or recorded_on <= deadline:
+            continue
+        findings.append(
+            Finding(
+                rule="A11",
+                level=rules["sales_report_level"],
+                enterprise_id=firm_id,
+                dedup_key=f"A11:sales-report:{event_id}",
+                message=gettext_noop(
+                    "%(firm)s recorded a sale (category %(category)s) of %(sold)s only on %(recorded)s, "
+                    "%(days)s days after the sales-report deadline (%(deadline)s)."
+                ),
+                params={
+                    "firm": ctx.firms[firm_id].name,
+                    "category": category,
+                    "sold": sold_on.isoformat(),
+                    "recorded": recorded_on.isoformat(),
+                    "deadline": deadline.isoformat(),
+                    "days": (recorded_on - deadline).days,
+                },
+                evidence=[event_evidence(event_id, "shipment")],
+                window_start=sold_on,
+                window_end=recorded_on,
+            )
+        )
+    return findings
+
+
+def _missing_stocktakes(ctx: RunContext) -> list[Finding]:
+    """A month with flows of a substance (receipts, production, shipments, consumption or losses) but no
+    stocktake of it (balance status ``no_stocktake``), examined once the firm's ``stocktake_grace_days`` after the
+    month's end have passed, while that deadline lies within the scan window (nightly runs see each month
+    once; reruns are deduplicated): ``stocktake_level``, one per firm, substance and month. The balances A08
+    computed in the run are reused; the other firms' are computed with the same grouped reads."""
+    findings: list[Finding] = []
+    first_day = ctx.day(ctx.scan_start)
+    needed: dict[int, set[dt.date]] = {}
+    for firm in ctx.firms.values():
+        if not ctx.wanted(firm.id):
+            continue
+        rules = ctx.rules(firm.id, "A11")
+        if not rules["enabled"]:
+            continue
+        grace = dt.timedelta(days=int(rules["stocktake_grace_days"]))
+        month = (first_day - grace).replace(day=1)
+        months: set[dt.date] = set()
+        while month < ctx.as_of:
+            deadline = _next_month(month) - dt.timedelta(days=1) + grace
+            if first_day <= deadline < ctx.as_of:
+                months.add(month)
+            month = _next_month(month)
+        if months:
+            needed[firm.id] = months
+    if not needed:
+        return findings
+    missing = [
+        firm_id
+        for firm_id, months in needed.items()
+        if firm_id not in ctx.balance_errors
+        and (firm_id not in ctx.loaded_balances or not months <= ctx.loaded_balances[firm_id][0])
+    ]
+    if missing:
+        first = min(min(needed[firm_id]) for firm_id in missing)
+        last = max(max(needed[firm_id]) for firm_id in missing)
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+        _balances(ctx, sorted(missing), first, count, BalanceSettings())
+    for firm_id, months in needed.items():
+        _covered, balances = ctx.loaded_balances.get(firm_id, (frozenset(), []))
+        rules = ctx.rules(firm_id, "A11")
+        for balance in balances:
+            terms = balance.result.terms
+            moved = (
+                terms.receipts
+                + terms.production
+                + terms.shipments
+                + terms.consumption
+                + terms.documented_losses
+            )
+            if balance.month not in months or balance.result.status != "no_stocktake" or not moved:
+                continue
+            month_end = _next_month(balance.month) - dt.timedelta(days=1)
+            params = {
+                "firm": ctx.firms[firm_id].name,
+                "substance": ctx.substance_name(balance.substance_id),
+                "month": f"{balance.month:%Y-%m}",
+                "deadline": (month_end + dt.timedelta(days=int(rules["stocktake_grace_days"]))).isoformat(),
+            }
+            summary = (
+                f"{params['month']} {params['substance']}: receipts {_kg(terms.receipts)} kg, shipments "
+                f"{_kg(terms.shipments)} kg, no stocktake"
+            )
+            findings.append(
+                Finding(
+                    rule="A11",
+                    level=rules["stocktake_level"],
+                    enterprise_id=firm_id,
+                    substance_id=balance.substance_id,
+                    dedup_key=f"A11:stocktake:{firm_id}:{balance.substance_id}:{balance.month:%Y-%m}",
+                    message=gettext_noop(
+                        "%(firm)s moved %(substance)s in %(month)s but recorded no stocktake of it by "
+                        "%(deadline)s."
+                    ),
+                    params=params,
+                    evidence=[_balance_evidence(ctx, balance, summary)],
+                    window_start=balance.month,
+                    window_end=month_end,
+                )
+            )
     return findings
 
 
@@ -1643,12 +1982,14 @@ RULES: dict[str, RuleFunction] = {
     "A01": rule_a01,
     "A02": rule_a02,
     "A03": rule_a03,
+    "A04": rule_a04,
     "A05": rule_a05,
     "A06": rule_a06,
     "A07": rule_a07,
     "A08": rule_a08,
     "A09": rule_a09,
     "A10": rule_a10,
+    "A11": rule_a11,
     "A12": rule_a12,
     "A13": rule_a13,
     "A14": rule_a14,

@@ -624,12 +624,200 @@ def test_the_migration_adds_the_new_rules_to_the_shipped_default_version():
     assert national.payload == DEFAULT_WARNING_RULES
 
 
+def test_the_migration_adds_a04_and_a11_to_the_shipped_default_version():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("jindu.precursors.migrations.0009_warning_rules_a04_a11")
+    national = PolicyVersion.objects.get(kind=WARNING_RULES, region=None, is_default=True)
+    old = {**DEFAULT_WARNING_RULES, "rules": dict(DEFAULT_WARNING_RULES["rules"])}
+    for code in ("A04", "A11"):
+        del old["rules"][code]
+    national.payload = old
+    national.save(update_fields=["payload"])
+    migration.add_rule_defaults(apps, None)
+    national.refresh_from_db()
+    assert national.payload == DEFAULT_WARNING_RULES
+    migration.remove_rule_defaults(apps, None)
+    national.refresh_from_db()
+    assert national.payload == old
+
+
+# --- A04 unusual delivery (transport permit vs the shipment) -------------------------------------------------
+
+
+def transport_permit(firms: dict, users: dict, *, start: str = "06-10", end: str = "06-12") -> str:
+    """Firm A's transport licence for acetic anhydride to firm B, its window from ``start`` 08:00 to ``end``
+    18:00; its number."""
+    from jindu.precursors import permits
+    from jindu.precursors.models.permits import Permit
+
+    office = users["district_a"]
+    application = permits.application_create(
+        actor=None,
+        enterprise=firms["a"],
+        permit_type="transport_licence",
+        substance="acetic-anhydride",
+        quantity_kg="800",
+        counterparty_uscc=FIRM_B,
+        counterparty_name="乙化工有限公司",
+        origin="宁波市海曙区望春工业园区1号",
+        destination="宁波市奉化区锦屏街道2号",
+        carrier="宁波危险品运输有限公司",
+        vehicle_plate="浙B12345",
+        driver_name="王师傅",
+        window_start=dt.datetime.fromisoformat(when(start, 8)),
+        window_end=dt.datetime.fromisoformat(when(end, 18)),
+        route_corridor=[[121.50, 29.88], [121.45, 29.70]],
+        corridor_buffer_m=500,
+        submit=True,
+    )
+    permits.application_accept(actor=office, application=application)
+    permits.application_approve(actor=office, application=application)
+    return Permit.objects.get(application=application).number
+
+
+def under_permit(event: dict, number: str) -> dict:
+    return {
+        **event,
+        "bizTransactionList": [{"type": "jd:BTT-permit", "bizTransaction": f"urn:jindu:permit:{number}"}],
+    }
+
+
+def test_a04_flags_a_delivery_to_another_consignee_or_outside_the_window(firms, users):
+    extra = more_firms(users)
+    number = transport_permit(firms, users)
+    ids = capture(
+        firms["a"],
+        [
+            under_permit(ship("06-11", 100, party(FIRM_B), ANHYDRIDE), number),  # as permitted
+            under_permit(ship("06-11", 100, party(FIRM_C), ANHYDRIDE, hour=11), number),  # another consignee
+            under_permit(ship("06-20", 100, party(FIRM_B), ANHYDRIDE), number),  # after the window
+            under_permit(ship("06-21", 100, party(FIRM_C), ANHYDRIDE), "GMB-330203-2026-999999"),  # A10's
+        ],
+    )
+    assert run("A04")["by_rule"] == {"A04": 2}
+    by_key = {w.dedup_key: w for w in warnings_of("A04")}
+    assert set(by_key) == {f"A04:{ids[1]}:{number}:consignee", f"A04:{ids[2]}:{number}:window"}
+    for key, event_id in (
+        (f"A04:{ids[1]}:{number}:consignee", ids[1]),
+        (f"A04:{ids[2]}:{number}:window", ids[2]),
+    ):
+        warning = by_key[key]
+        assert warning.level == "alert" and warning.enterprise == firms["a"]
+        assert [(item["kind"], item["id"]) for item in warning.evidence] == [
+            ("epcis_event", event_id),
+            ("permit", number),
+        ]
+        assert warning.evidence[1]["data"]["consignee"] == FIRM_B
+    consignee = by_key[f"A04:{ids[1]}:{number}:consignee"]
+    assert (
+        consignee.params["destination"] == extra["c"].name
+        and consignee.params["consignee"] == "乙化工有限公司"
+    )
+    assert by_key[f"A04:{ids[2]}:{number}:window"].params["window"] == "2026-06-10 08:00 – 2026-06-12 18:00"
+    assert run("A04")["created"] == 0  # a rerun never duplicates
+
+
+def test_a04_is_silent_on_deliveries_as_permitted(firms, users):
+    number = transport_permit(firms, users)
+    capture(
+        firms["a"],
+        [
+            under_permit(ship("06-10", 100, party(FIRM_B), ANHYDRIDE, hour=9), number),  # window's edges
+            under_permit(ship("06-12", 100, party(FIRM_B), ANHYDRIDE, hour=17), number),
+            ship("06-20", 100, party(FIRM_C), ANHYDRIDE),  # names no permit
+            under_permit(receive("06-20", 100, party(FIRM_C), ANHYDRIDE), number),  # not a shipment
+        ],
+    )
+    assert run("A04")["findings"] == 0
+
+
+# --- A11 late or missing filings ---------------------------------------------------------------------------
+
+
+def test_a11_flags_sales_recorded_after_their_reporting_deadline(firms):
+    timely = capture(
+        firms["a"], [ship("05-20", 100, party(FIRM_B))], delay=dt.timedelta(days=8)
+    )  # cat 3: 30 days
+    [category_1] = capture(
+        firms["a"], [ship("06-01", 5, party(FIRM_B), PIPERONAL)], delay=dt.timedelta(days=8)
+    )
+    [category_2] = capture(
+        firms["a"], [ship("05-01", 50, party(FIRM_B), ANHYDRIDE)], delay=dt.timedelta(days=40)
+    )
+    # Category 1 sold on 28 June: due on 3 July, not yet late on 30 June even though not recorded by then.
+    not_due = capture(firms["a"], [ship("06-28", 5, party(FIRM_B), PIPERONAL)], delay=dt.timedelta(days=7))
+    run("A11")
+    late = {w.dedup_key: w for w in warnings_of("A11") if w.dedup_key.startswith("A11:sales-report:")}
+    assert set(late) == {f"A11:sales-report:{category_1}", f"A11:sales-report:{category_2}"}
+    first = late[f"A11:sales-report:{category_1}"]
+    assert first.level == "notice" and event_ids(first) == [category_1] and first.enterprise == firms["a"]
+    assert (
+        first.params["category"],
+        first.params["deadline"],
+        first.params["recorded"],
+        first.params["days"],
+    ) == (
+        1,
+        "2026-06-06",
+        "2026-06-09",
+        3,
+    )
+    # Sold before the scan window, recorded within it: still found.
+    second = late[f"A11:sales-report:{category_2}"]
+    assert second.params["deadline"] == "2026-05-31" and second.params["days"] == 10
+    assert timely[0] not in [i for w in late.values() for i in event_ids(w)] and not_due[0] not in event_ids(
+        first
+    )
+    assert run("A11")["created"] == 0
+
+
+def test_a11_flags_a_month_with_flows_and_no_stocktake(firms, users):
+    extra = more_firms(users)
+    # B ships without any recorded stock and never counts it: its book stock runs negative, carried on until a
+    # count shows the gap (no stocktake, no MUF verdict), no balance fails, and A11 asks for the stocktake.
+    capture(firms["b"], [ship(f"{m}-10", 100, party(FIRM_A)) for m in ("04", "05", "06")])
+    # A counts May: fine; June's stocktake is not due before 10 July.
+    capture(
+        firms["a"],
+        [receive("05-11", 100, party(FIRM_B)), count("05-28", 100), receive("06-11", 100, party(FIRM_B))],
+    )
+    # C moved goods in April only: its deadline (10 May) fell before the scan window, an earlier run's business.
+    capture(extra["c"], [receive("04-11", 100, None)])
+    summary = run("A08", "A11")
+    assert summary["balance_errors"]["count"] == 0
+    [missing] = warnings_of("A11")
+    acetone = missing.substance_id
+    assert missing.enterprise == firms["b"] and missing.level == "notice"
+    assert missing.dedup_key == f"A11:stocktake:{firms['b'].pk}:{acetone}:2026-05"
+    assert missing.params["month"] == "2026-05" and missing.params["deadline"] == "2026-06-10"
+    [evidence] = missing.evidence
+    assert evidence["kind"] == "balance" and evidence["id"] == f"{firms['b'].pk}:{acetone}:2026-05"
+    assert evidence["data"]["status"] == "no_stocktake" and evidence["data"]["shipments"] == "100"
+    assert (missing.window_start, missing.window_end) == (dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+    # Without A08 in the run, A11 computes the balances itself and finds the same.
+    again = run("A11")
+    assert again["by_rule"] == {"A11": 1} and again["created"] == 0 and again["unchanged"] == 1
+
+
 # --- A clean ledger, reruns, policy ----------------------------------------------------------------------------
 
 
 def _clean_ledger(firms: dict) -> None:
     months = ["01", "02", "03", "04", "05", "06"]
-    capture(firms["b"], [ship(f"{m}-10", 100, party(FIRM_A)) for m in months])
+    # B counts its stock before the balances' 12 months and after each month's shipment (A11 wants a
+    # stocktake of every month with flows).
+    capture(
+        firms["b"],
+        [count("2025-06-20", 600)]
+        + [
+            event
+            for m in months
+            for event in (ship(f"{m}-10", 100, party(FIRM_A)), count(f"{m}-27", 600 - 100 * int(m)))
+        ],
+    )
     capture(
         firms["a"],
         [
@@ -645,8 +833,6 @@ def test_a_clean_ledger_raises_nothing(firms):
     summary = run()
     assert summary["findings"] == 0, summary
     assert not DiversionWarning.objects.exists()
-    # B ships without any recorded stock and never counts it: its book stock runs negative, carried on
-    # until a count shows the gap (no stocktake, no verdict), and no balance fails.
     assert summary["balance_errors"]["count"] == 0
 
 
@@ -838,6 +1024,7 @@ def test_outcomes_measure_each_rules_precision(firms, users):
         "false_positive": 1,
         "precision": 0.6667,
     }
-    assert rows["A01"]["precision"] is None and "A04" not in rows
+    assert rows["A01"]["precision"] is None
+    assert rows["A04"]["implemented"] is True and rows["A04"]["open"] == 0
     # Over a scope: district B sees none of district A's warnings.
     assert {row["rule"]: row["closed"] for row in rule_precision(users["district_b"])}["A12"] == 0
