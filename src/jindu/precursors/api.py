@@ -144,6 +144,13 @@ def _capture_out(capture: EpcisCapture) -> dict[str, Any]:
     }
 
 
+def _accepted(capture: EpcisCapture) -> JsonResponse:
+    """202 with the capture's location, as the standard's REST binding answers a capture."""
+    response = JsonResponse(CaptureOut(**_capture_out(capture)).model_dump(mode="json"), status=202)
+    response["Location"] = f"/api/v1/precursors/epcis/capture/{capture.pk}"
+    return response
+
+
 @router.post(
     "/epcis/capture",
     response={202: CaptureOut, **ERRORS},
@@ -173,14 +180,7 @@ def capture(request: HttpRequest) -> Any:
     stored = services.epcis_capture(
         actor=request.user, enterprise=firm, document=document, document_bytes=request.body
     )
-    response = JsonResponse(
-        CaptureOut(
-            **_capture_out(EpcisCapture.objects.select_related("enterprise").get(pk=stored.pk))
-        ).model_dump(mode="json"),
-        status=202,
-    )
-    response["Location"] = f"/api/v1/precursors/epcis/capture/{stored.pk}"
-    return response
+    return _accepted(stored)
 
 
 @router.post(
@@ -195,14 +195,7 @@ def upload_ledger(request: HttpRequest, file: File[UploadedFile]) -> Any:
 
     firm = selectors.capturing_enterprise(request.user)
     stored = ledger_upload(actor=request.user, enterprise=firm, filename=file.name or "", content=file.read())
-    response = JsonResponse(
-        CaptureOut(
-            **_capture_out(EpcisCapture.objects.select_related("enterprise").get(pk=stored.pk))
-        ).model_dump(mode="json"),
-        status=202,
-    )
-    response["Location"] = f"/api/v1/precursors/epcis/capture/{stored.pk}"
-    return response
+    return _accepted(stored)
 
 
 @router.get("/epcis/capture/{capture_id}", response={200: CaptureOut, **ERRORS}, summary="One capture")

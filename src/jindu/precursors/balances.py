@@ -50,13 +50,15 @@ class FirmMonthBalance:
     result: BalanceResult
 
 
+def month_start(day: dt.date, offset: int = 0) -> dt.date:
+    """The first day of the month ``offset`` months after ``day``'s month (before it, when negative)."""
+    year, month_index = divmod(day.year * 12 + day.month - 1 + offset, 12)
+    return dt.date(year, month_index + 1, 1)
+
+
 def month_starts(first: dt.date, count: int) -> list[dt.date]:
     """``count`` consecutive first days of months from ``first``'s month."""
-    months, year, month = [], first.year, first.month
-    for _ in range(count):
-        months.append(dt.date(year, month, 1))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    return [month_start(first, offset) for offset in range(count)]
 
 
 def monthly_balances(

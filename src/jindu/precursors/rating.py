@@ -33,7 +33,7 @@ from jindu.core.jobs import JobReporter, register_job
 from jindu.core.models import AuditAction, PolicyVersion
 from jindu.core.policy import policy_in_force
 from jindu.precursors.balance import BalanceSettings
-from jindu.precursors.balances import monthly_balances
+from jindu.precursors.balances import month_start, monthly_balances
 from jindu.precursors.credit import DEFAULT_CREDIT_SCHEME, CreditFact, inspection_plan, score_enterprise
 from jindu.precursors.models import CreditRating, Enterprise, EpcisEvent, EpcisQuantity
 from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES, reporting_deadline
@@ -56,12 +56,6 @@ def install_default_credit_scheme(policy_model: Any = PolicyVersion) -> None:
             "is_default": True,
         },
     )
-
-
-def _month_back(day: dt.date, months: int) -> dt.date:
-    """The first day of the month ``months`` before ``day``'s month (after it, when negative)."""
-    year, month_index = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return dt.date(year, month_index + 1, 1)
 
 
 def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[CreditFact]]:
@@ -121,12 +115,12 @@ def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[Cr
                 )
             )
     # Balances beyond tolerance, month by month.
-    first_month = _month_back(as_of, 12)
+    first_month = month_start(as_of, -12)
     for balance in monthly_balances(
         first_month=first_month, months=12, settings=BalanceSettings(), enterprise_ids=enterprise_ids
     ):
         if balance.result.status in ("warning", "alert"):
-            month_end = _month_back(balance.month, -1) - dt.timedelta(days=1)
+            month_end = month_start(balance.month, 1) - dt.timedelta(days=1)
             if month_end > as_of:
                 continue
             facts[balance.enterprise_id].append(

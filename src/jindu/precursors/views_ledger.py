@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from jindu.core.errors import ServiceError
 from jindu.core.views import ui_errors
 from jindu.precursors import selectors
+from jindu.precursors.balances import month_start
 from jindu.precursors.models import EpcisQuantity
 
 
@@ -28,14 +28,6 @@ class BalanceFilterForm(forms.Form):
     flagged = forms.BooleanField(label=_("Only warnings and alerts"), required=False)
 
 
-def _default_first_month(months: int) -> dt.date:
-    today = timezone.localdate()
-    year, month = today.year, today.month - months
-    while month < 1:
-        year, month = year - 1, month + 12
-    return dt.date(year, month, 1)
-
-
 @login_required
 @ui_errors
 def balances(request: HttpRequest) -> HttpResponse:
@@ -44,7 +36,7 @@ def balances(request: HttpRequest) -> HttpResponse:
     form = BalanceFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     months = data.get("months") or 6
-    first_month = _default_first_month(months)
+    first_month = month_start(timezone.localdate(), -months)
     if data.get("first_month"):
         try:
             first_month = selectors.parse_month(data["first_month"])

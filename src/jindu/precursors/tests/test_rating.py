@@ -131,9 +131,9 @@ def test_inspection_facts_enter_the_rating(firms, users):
 
 
 def test_month_arithmetic_across_year_ends():
-    from jindu.precursors.rating import _month_back
+    from jindu.precursors.balances import month_start
 
-    assert _month_back(dt.date(2026, 11, 23), 12) == dt.date(2025, 11, 1)
-    assert _month_back(dt.date(2026, 1, 31), 1) == dt.date(2025, 12, 1)
-    assert _month_back(dt.date(2026, 12, 1), -1) == dt.date(2027, 1, 1)
-    assert _month_back(dt.date(2026, 3, 15), -14) == dt.date(2027, 5, 1)
+    assert month_start(dt.date(2026, 11, 23), -12) == dt.date(2025, 11, 1)
+    assert month_start(dt.date(2026, 1, 31), -1) == dt.date(2025, 12, 1)
+    assert month_start(dt.date(2026, 12, 1), 1) == dt.date(2027, 1, 1)
+    assert month_start(dt.date(2026, 3, 15), 14) == dt.date(2027, 5, 1)
