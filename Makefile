@@ -13,7 +13,10 @@ MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/
 	src/jindu/precursors/permit_rules.py src/jindu/precursors/ledger.py src/jindu/precursors/balances.py \
 	src/jindu/precursors/services.py src/jindu/precursors/selectors.py src/jindu/precursors/epcis/vocab.py \
 	src/jindu/precursors/epcis/document.py src/jindu/precursors/rating.py src/jindu/precursors/ledger_upload.py \
-	src/jindu/precursors/permits.py src/jindu/precursors/warnings.py src/jindu/precursors/inspections.py
+	src/jindu/precursors/permits.py src/jindu/precursors/warnings.py src/jindu/precursors/inspections.py \
+	src/jindu/core/bulk.py src/jindu/wastewater/backcalc.py src/jindu/wastewater/uncertainty.py src/jindu/wastewater/periods.py \
+	src/jindu/wastewater/policies.py src/jindu/wastewater/catalogue.py src/jindu/wastewater/results.py \
+	src/jindu/wastewater/services.py src/jindu/wastewater/selectors.py
 
 .PHONY: setup demo serve test test-sqlite test-postgres check lint bench messages clean
 

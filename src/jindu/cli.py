@@ -7,6 +7,7 @@
     jindu audit verify
     jindu keys init | rotate | reencrypt | status
     jindu import orgunits FILE
+    jindu wastewater recompute | import FILE | import-euda DIR
     jindu <any Django management command>
 
 Exit codes: 0 success, 1 the check failed (e.g. a broken audit chain), 2 bad input.
@@ -29,6 +30,7 @@ OWN_COMMANDS = {
     "audit",
     "keys",
     "import",
+    "wastewater",
     "help",
     "--help",
     "-h",
@@ -309,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("kind", choices=["orgunits"])
     importer.add_argument("file")
     importer.set_defaults(handler=command_import)
+
+    from jindu.wastewater.cli import add_commands as add_wastewater_commands
+
+    add_wastewater_commands(sub.add_parser("wastewater", help="wastewater monitoring (污水毒情监测)"))
     return parser
 
 

@@ -25,6 +25,7 @@ install_error_handlers(api)
 api.add_router("/", "jindu.core.api.router")
 api.add_router("/people/", "jindu.people.api.router")
 api.add_router("/precursors/", "jindu.precursors.api.router")
+api.add_router("/wastewater/", "jindu.wastewater.api.router")
 
 # Extra routers named by settings (the test settings mount a test-only sample app here).
 for prefix, router in getattr(settings, "JINDU_EXTRA_API_ROUTERS", []):

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "jindu.core",
     "jindu.people",
     "jindu.precursors",
+    "jindu.wastewater",
 ]
 
 MIDDLEWARE = [

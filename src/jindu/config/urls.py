@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("people/", include("jindu.people.urls")),
     path("precursors/", include("jindu.precursors.urls")),
+    path("wastewater/", include("jindu.wastewater.urls")),
     path("", include("jindu.core.urls")),
 ]

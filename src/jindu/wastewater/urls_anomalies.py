@@ -1,0 +1,5 @@
+"""Wastewater pages: anomalies."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
