@@ -4,6 +4,9 @@ Model instances and ``bulk_create`` cost more than the computation when a job re
 derived rows. ``bulk_insert`` takes plain tuples in the order of ``fields`` and converts only the columns that
 need it (aware datetimes, JSON, decimals) through the field's own ``get_db_prep_save``, once per value.
 Rows of an ``OrgPathMixin`` model must carry ``org_path`` themselves (as with ``bulk_create``).
+
+On PostgreSQL the rows are materialised before the COPY starts: while a COPY runs, its connection takes no other
+statement, so a generator that queries (a lazily loaded lookup, say) would wait on itself forever.
 """
 
 from __future__ import annotations
@@ -53,11 +56,11 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            prepared = [converted(row) for row in rows]
             with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(converted(row))
-                    count += 1
-            return count
+                for row in prepared:
+                    copy.write_row(row)
+            return len(prepared)
         placeholders = ", ".join(["%s"] * len(columns))
         batch: list[Sequence[Any]] = []
         for row in rows:
