@@ -1,6 +1,6 @@
 """Annual reports (年度报告): the platform's figures from the balances, submission and its validation, corrections as
-revisions, files, the office's review, the filing states, and the API with its authorization matrix and bounded
-lists."""
+revisions, files, the office's review, the filing states, the credit fact, and the API with its authorization
+matrix and bounded lists."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from jindu.precursors.models.annual_reports import (
     AnnualReportLine,
     AnnualReportRevision,
 )
+from jindu.precursors.rating import credit_facts, rate_enterprises
 from jindu.precursors.services import enterprise_register
 from jindu.precursors.tests.test_warnings import (
     ACETONE,
@@ -348,6 +349,40 @@ def test_states_of_a_year(ledger, users):
         ("丁化工", "no_activity"),
     ]
     assert [row.name for row in svc.filing_rows(ledger["user_b"], year=YEAR)] == ["乙化工有限公司"]
+
+
+def test_credit_facts_and_rating_of_late_and_missing_reports(ledger):
+    capture(ledger["b"], [receive("2025-07-01", 10, None)])
+    on_time = svc.annual_report_submit(actor=ledger["user_a"], year=YEAR)
+    date_report_back(on_time, dt.date(2026, 3, 30))
+    ids = [ledger["a"].pk, ledger["b"].pk]
+
+    def annual_facts(as_of: dt.date) -> dict[int, list[Any]]:
+        found = credit_facts(ids, as_of)
+        return {firm_id: [f for f in found[firm_id] if f.kind == "late_annual_report"] for firm_id in ids}
+
+    facts = annual_facts(dt.date(2026, 6, 1))
+    # A filed 2025 in time; its stocktake of 28 December 2024 was activity in 2024, and no report on 2024 came.
+    assert [(f.date, f.evidence) for f in facts[ledger["a"].pk]] == [
+        (dt.date(2025, 4, 1), f"annual_report_due:{ledger['a'].pk}:2024")
+    ]
+    [missing] = facts[ledger["b"].pk]
+    assert (
+        missing.date == dt.date(2026, 4, 1) and missing.evidence == f"annual_report_due:{ledger['b'].pk}:2025"
+    )
+    late = date_report_back(svc.annual_report_submit(actor=ledger["user_b"], year=YEAR), dt.date(2026, 5, 20))
+    [fact] = annual_facts(dt.date(2026, 6, 1))[ledger["b"].pk]
+    assert fact.date == dt.date(2026, 5, 20) and fact.evidence == f"annual_report:{late.pk}"
+    # Before the deadline nothing is late or missing yet.
+    assert annual_facts(dt.date(2026, 3, 31))[ledger["b"].pk] == []
+    rate_enterprises(as_of=dt.date(2026, 6, 1), enterprise_ids=ids, trigger="manual")
+    reasons = {
+        firm.pk: {reason["rule_key"]: reason["points"] for reason in firm.ratings.latest("pk").reasons}
+        for firm in Enterprise.objects.filter(pk__in=ids)
+    }
+    assert reasons[ledger["b"].pk]["late_annual_report"] == -3
+    # A's missing 2024 report is more than twelve months old: decayed.
+    assert "late_annual_report" not in reasons[ledger["a"].pk]
 
 
 # API -------------------------------------------------------------------------------------------------------
