@@ -34,6 +34,7 @@ router = Router(tags=["precursors"])
 router.add_router("", "jindu.precursors.api_permits.router")
 router.add_router("", "jindu.precursors.api_warnings.router")
 router.add_router("", "jindu.precursors.api_inspections.router")
+router.add_router("", "jindu.precursors.api_annual_reports.router")
 
 
 # Catalogue ----------------------------------------------------------------------------------------------

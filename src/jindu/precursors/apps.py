@@ -34,6 +34,9 @@ class PrecursorsConfig(AppConfig):
                     MenuItem(_("My firm"), "precursors:enterprise_home", ACT_FOR_ENTERPRISE),
                     MenuItem(_("Applications"), "precursors:application_list", VIEW_PRECURSORS),
                     MenuItem(_("Permits and filings"), "precursors:permit_list", VIEW_PRECURSORS),
+                    # The same page: the office's list of its firms, or the firm's own reports.
+                    MenuItem(_("Annual reports"), "precursors:annual_report_list", VIEW_PRECURSORS),
+                    MenuItem(_("Annual reports"), "precursors:annual_report_list", ACT_FOR_ENTERPRISE),
                     MenuItem(_("Diversion warnings"), "precursors:warning_list", VIEW_PRECURSORS),
                     MenuItem(_("Inspections"), "precursors:inspection_list", VIEW_PRECURSORS),
                     MenuItem(_("Rectifications"), "precursors:rectification_list", ACT_FOR_ENTERPRISE),

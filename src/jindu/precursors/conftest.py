@@ -88,3 +88,17 @@ def ledger_document(firm: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         "sender": f"urn:jindu:party:{firm}",
         "epcisBody": {"eventList": copy.deepcopy(events)},
     }
+
+
+def date_report_back(report: Any, day: Any, hour: int = 10) -> Any:
+    """Date a submitted annual report (and its revisions) back to ``day`` at ``hour`` Beijing time: the tests'
+    stand-in for a report filed on that day (the service stamps the moment it runs). Returns the report."""
+    import datetime as dt
+
+    from jindu.precursors.models.annual_reports import AnnualReport, AnnualReportRevision
+
+    when = dt.datetime.combine(day, dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    AnnualReport.objects.filter(pk=report.pk).update(submitted_at=when, revised_at=when)
+    AnnualReportRevision.objects.filter(report_id=report.pk).update(submitted_at=when)
+    report.refresh_from_db()
+    return report

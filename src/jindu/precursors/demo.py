@@ -9,7 +9,8 @@ and balance terms are what a live system would hold.
 Planted cases, for the warnings and balances to find (``PlantedCases`` says which firm has which):
 a slow leak (stock counted 3 % short, month after month) at a few firms, a theft (goods ``stolen``), a cash
 sale (``jd:paymentMethod`` cash), a shipment whose receipt never comes, and a buyer that collects the same
-substance from three sellers within a month.
+substance from three sellers within a month. Last year's annual reports (年度报告): most firms filed theirs on
+time, a few late and a few not at all (``plant_annual_reports``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class PlantedCases:
     cash_sale: int | None = None
     missing_receipt: int | None = None  # the shipper
     company_shopping: int | None = None  # the buyer
+    annual_report_late: list[int] = field(default_factory=list)
+    annual_report_missing: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -385,6 +388,48 @@ def simulate_timely_capture(firm_ids: list[int]) -> None:
     )
 
 
+def plant_annual_reports(
+    firms: list[Enterprise], *, year: int, today: dt.date, seed: int
+) -> tuple[list[int], list[int]]:
+    """The firms' annual reports on ``year``, for every firm with ledger activity in it: one in twenty files late
+    and one in twenty not at all, the others on time. Each report goes through the real service (the platform's
+    figures, accepted as pre-filled), then is dated back to the day the story has it filed: on time between
+    mid-January and the deadline, late 5 to 40 days after it, never after ``today``. While the deadline has not
+    passed on ``today`` the late firms have not filed yet, and nothing is missing yet (due). A firm whose report is
+    already there keeps it, so a later day can be planted after an earlier one with the same seed (the same firms
+    are late and missing). Returns (late, missing) firm ids."""
+    from jindu.precursors.annual_reports import annual_report_states, annual_report_submit
+    from jindu.precursors.models.annual_reports import AnnualReport, AnnualReportRevision
+
+    rng = random.Random(seed)
+    states = annual_report_states([(firm.pk, firm.org_path) for firm in firms], [year], today=today)
+    active = [firm for firm in firms if states[(firm.pk, year)].active]
+    rng.shuffle(active)
+    share = max(1, len(active) // 20)
+    late, missing = active[:share], active[share : 2 * share]
+    filed_late: list[int] = []
+    opens = dt.date(year + 1, 1, 15)
+    for firm in active:
+        if firm in missing or states[(firm.pk, year)].report_id is not None:
+            continue
+        deadline = states[(firm.pk, year)].deadline
+        if firm in late:
+            if deadline >= today:
+                continue  # not late yet: still due
+            day = min(deadline + dt.timedelta(days=rng.randint(5, 40)), today)
+            filed_late.append(firm.pk)
+        else:
+            last = min(deadline, today)
+            if last < opens:
+                continue
+            day = opens + dt.timedelta(days=rng.randint(0, (last - opens).days))
+        report = annual_report_submit(actor=None, enterprise=firm, year=year)
+        when = dt.datetime.combine(day, dt.time(10), tzinfo=CHINA)
+        AnnualReport.objects.filter(pk=report.pk).update(submitted_at=when, revised_at=when)
+        AnnualReportRevision.objects.filter(report=report).update(submitted_at=when)
+    return filed_late, [firm.pk for firm in missing if states[(firm.pk, year)].deadline < today]
+
+
 DEFAULT_FIRMS = 300
 
 
@@ -404,6 +449,9 @@ def generate_demo_precursors(
     events, planted = build_ledgers(registered, first_month=first_month, months=12, seed=seed)
     capture_ledgers(registered, events, progress=progress)
     simulate_timely_capture([firm.pk for firm in registered])
+    planted.annual_report_late, planted.annual_report_missing = plant_annual_reports(
+        registered, year=today.year - 1, today=today, seed=seed
+    )
     # What the nightly and monthly jobs would have found by now: warnings and credit grades.
     from jindu.precursors.rating import rate_enterprises
 

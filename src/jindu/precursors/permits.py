@@ -199,6 +199,12 @@ class PermitPolicyBook:
                 best, best_key = version, key
         return best
 
+    def rules_for(self, org_path: str, on: dt.date) -> tuple[Mapping[str, Any], PolicyVersion | None]:
+        """The permit rules in force for a district on a day, with the version they came from (the module
+        defaults and None when no version is installed)."""
+        version = self._resolve(PERMIT_RULES_POLICY, org_path, on)
+        return (version.payload if version is not None else DEFAULT_PERMIT_RULES), version
+
     def calendar_for(self, org_path: str, on: dt.date) -> WorkingCalendar:
         version = self._resolve(WORKING_CALENDAR_POLICY, org_path, on)
         key = version.pk if version is not None else None

@@ -5,15 +5,17 @@
 - static risk: the highest category the firm handled in the last twelve months (and 药品类 items);
 - records: sales reported late — a shipment counts as reported (销售备案) when it is captured, so a shipment
   captured more than 5 days (category 1) or 30 days (categories 2 and 3) after it happened is a late report;
+  and annual reports (年度报告) first submitted after their deadline (31 March by default), or still missing after
+  it from a firm with ledger activity in the year (``late_annual_report``, from
+  ``annual_reports.annual_report_credit_facts``);
 - flow and balance: each month whose mass balance breaks 2σ (or 3σ); each capture warning of a permit used
   over its cap;
-- vetoes: cash trade (``jd:paymentMethod`` cash or barter on a captured event).
-
+- vetoes: cash trade (``jd:paymentMethod`` cash or barter on a captured event);
 - inspections: failed storage items, rectifications closed after their deadline, penalties (minor or major),
   refused inspections (a veto), from ``inspections.inspection_credit_facts``.
 
-Facts the platform does not hold yet (training records, annual reports) are not scored. The scheme itself is a versioned policy (``precursors.credit_scheme``), shipped as the
-proposal the office has to approve.
+Facts the platform does not hold yet (training records) are not scored. The scheme itself is a versioned policy
+(``precursors.credit_scheme``), shipped as the proposal the office has to approve.
 """
 
 from __future__ import annotations
@@ -131,6 +133,11 @@ def credit_facts(enterprise_ids: list[int], as_of: dt.date) -> dict[int, list[Cr
                     note=f"MUF {balance.result.muf} kg",
                 )
             )
+    # Annual reports submitted late or missing after their deadline.
+    from jindu.precursors.annual_reports import annual_report_credit_facts
+
+    for firm_id, report_facts in annual_report_credit_facts(enterprise_ids, as_of).items():
+        facts[firm_id].extend(report_facts)
     # Inspections: failed storage items, rectifications closed late, penalties, refused inspections.
     from jindu.precursors.inspections import inspection_credit_facts
 

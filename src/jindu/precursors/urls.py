@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("jindu.precursors.urls_permits")),
     path("", include("jindu.precursors.urls_warnings")),
     path("", include("jindu.precursors.urls_inspections")),
+    path("", include("jindu.precursors.urls_annual_reports")),
 ]

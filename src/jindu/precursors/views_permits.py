@@ -23,6 +23,7 @@ from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
 from jindu.core.storedfiles import check_upload_size
 from jindu.core.views import ui_errors
 from jindu.precursors import permits
+from jindu.precursors.annual_reports import open_years
 from jindu.precursors.forms_permits import ApplicationForm, AttachmentForm, ReasonForm, VerifyForm
 from jindu.precursors.models import Enterprise
 from jindu.precursors.models.permits import (
@@ -72,6 +73,8 @@ def _firm_context(request: HttpRequest, firm: Enterprise, *, own: bool) -> dict[
     return {
         "firm": firm,
         "own": own,
+        # Last year's annual report: due, submitted on time or late, missing.
+        "annual_report": open_years(firm, today, count=1)[0],
         "applications": applications,
         "permits": issued,
         "form": ApplicationForm(initial={"activity": "purchase"}) if own else None,

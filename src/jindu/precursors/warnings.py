@@ -22,18 +22,20 @@ default, installed by migration ``0004_warnings``). Implemented:
 - A09 a shipment to a registered firm with no matching receipt within N days, or a difference beyond 0.5 %;
 - A10 permit problems found at capture (expired, over the cap, already used, unknown permit);
 - A11 late or missing filings: a shipment captured after its sales-report deadline (销售备案: category 1 within
-  5 days, 2 and 3 within 30, ``permit_rules.reporting_deadline``), and a firm with flows of a substance in a
-  month but no stocktake of it ``stocktake_grace_days`` after the month's end;
+  5 days, 2 and 3 within 30, ``permit_rules.reporting_deadline``), a firm with flows of a substance in a
+  month but no stocktake of it ``stocktake_grace_days`` after the month's end, and the annual report (年度报告,
+  ``jindu.precursors.annual_reports``) of a year with ledger activity still missing after its deadline (31 March
+  of the next year by default, ``permit_rules.annual_report_deadline``) or first submitted after it;
 - A12 goods stolen or missing (disposition stolen/unknown): an immediate alert;
 - A13 ledger edits after the fact (a large share of events recorded long after they happened, or corrections);
 - A14 a dormant firm's first activity after more than 12 months without any;
 - A15 a firm receiving or shipping more than a threshold of a non-listed chemical of the policy's watch list
   (by CAS, ``urn:jindu:class:<CAS>:<lot>``; kg as recorded in a mass unit) within 30 days.
 
-Parts of A04 and A11 need data the platform does not hold yet (``UNCOVERED_PARTS``): route checks against GPS
-tracks come with the transport domain, and annual reports (年度报告, due 31 March) need a model of their own;
-see docs/precursors.md. A policy version sets only what it changes, rule by rule: a version written before a
-rule existed gets the rule's shipped defaults (``_merged``).
+Part of A04 needs data the platform does not hold yet (``UNCOVERED_PARTS``): route checks against GPS tracks
+come with the transport domain; see docs/precursors.md. A policy version sets only what it changes, rule by rule
+and key by key: a version written before a rule (or one of its keys, such as A11's annual-report thresholds)
+existed gets the shipped defaults (``_merged``).
 
 ``run_warnings(as_of)`` evaluates the events up to the end of ``as_of`` (platform time zone) and stores the
 findings: a finding whose ``dedup_key`` already has an open warning adds its new evidence to it; after a
@@ -68,6 +70,7 @@ from jindu.core.errors import NotFound, ServiceError
 from jindu.core.models import AuditAction, OrgUnitClosure, PolicyVersion, User
 from jindu.core.roles import ROLE_PERMISSIONS
 from jindu.core.scoping import READ, WRITE, access_object, capture_root_ids, in_roots, user_may
+from jindu.precursors.annual_reports import FilingState, annual_report_states
 from jindu.precursors.balance import (
     BalanceError,
     BalanceSettings,
@@ -218,6 +221,12 @@ DEFAULT_WARNING_RULES: dict[str, Any] = {
             # month's end is a notice.
             "stocktake_grace_days": 10,
             "stocktake_level": "notice",
+            # 年度报告: a firm with ledger activity in a year owes its report by the deadline of the permit rules
+            # (permit_rules.annual_report_deadline: 31 March of the next year by default). Still missing after
+            # the deadline, or first submitted after it, for the last ``annual_report_years`` ended years.
+            "annual_report_missing_level": "warning",
+            "annual_report_late_level": "notice",
+            "annual_report_years": 2,
         },
         "A12": {"enabled": True, "dispositions": ["stolen", "unknown"], "level": "alert"},
         "A13": {
@@ -281,7 +290,6 @@ MISSING_RULES: dict[str, str] = {}
 # What implemented rules do not cover yet, and what that part needs.
 UNCOVERED_PARTS: dict[str, str] = {
     "A04": gettext_noop("route checks against GPS tracks come with the transport domain"),
-    "A11": gettext_noop("annual reports (年度报告, due by 31 March) need a model of their own"),
 }
 # At most this many evidence items are kept per warning (the most recent first).
 MAX_EVIDENCE = 50
@@ -1523,9 +1531,9 @@ def _next_month(month: dt.date) -> dt.date:
 
 
 def rule_a11(ctx: RunContext) -> list[Finding]:
-    """A11 late or missing filings: shipments captured after their sales-report deadline, and months with flows
-    but no stocktake. Annual reports (年度报告, due by 31 March) need a model of their own and are not checked."""
-    return _late_sales_reports(ctx) + _missing_stocktakes(ctx)
+    """A11 late or missing filings: shipments captured after their sales-report deadline, months with flows but
+    no stocktake, and annual reports missing after their deadline or submitted late."""
+    return _late_sales_reports(ctx) + _missing_stocktakes(ctx) + _annual_reports(ctx)
 
 
 def _late_sales_reports(ctx: RunContext) -> list[Finding]:
@@ -1666,6 +1674,86 @@ def _missing_stocktakes(ctx: RunContext) -> list[Finding]:
                     window_end=month_end,
                 )
             )
+    return findings
+
+
+def _annual_reports(ctx: RunContext) -> list[Finding]:
+    """Annual reports (年度报告, ``annual_reports.annual_report_states`` on the evaluated day): a firm with ledger
+    activity in a year whose report is still missing after the deadline (the permit rules in force for its
+    district, 31 March of the next year by default): ``annual_report_missing_level``; a report first submitted
+    after its deadline: ``annual_report_late_level``. The firm's last ``annual_report_years`` ended years are
+    examined (reruns are deduplicated). One warning per firm and year (``A11:annual-report:<firm>:<year>``): a
+    missing report that comes in late adds the report to the open warning, which then says it came late."""
+    years_by_firm: dict[int, set[int]] = {}
+    for firm in ctx.firms.values():
+        if not ctx.wanted(firm.id):
+            continue
+        rules = ctx.rules(firm.id, "A11")
+        if rules["enabled"]:
+            back = int(rules["annual_report_years"])
+            years_by_firm[firm.id] = {ctx.as_of.year - offset for offset in range(1, back + 1)}
+    if not years_by_firm:
+        return []
+    states = annual_report_states(
+        [(firm_id, ctx.firms[firm_id].org_path) for firm_id in years_by_firm],
+        set().union(*years_by_firm.values()),
+        today=ctx.as_of,
+    )
+    findings: list[Finding] = []
+    for (firm_id, year), state in sorted(states.items()):
+        if year not in years_by_firm[firm_id] or state.state not in (FilingState.MISSING, FilingState.LATE):
+            continue
+        rules = ctx.rules(firm_id, "A11")
+        params: dict[str, Any] = {
+            "firm": ctx.firms[firm_id].name,
+            "year": year,
+            "deadline": state.deadline.isoformat(),
+        }
+        evidence: list[dict[str, Any]] = [
+            {
+                "kind": "annual_report_due",
+                "id": f"{firm_id}:{year}",
+                "summary": f"{year}: ledger activity recorded, report due {state.deadline.isoformat()}",
+                "data": {"year": year, "deadline": state.deadline.isoformat(), "active": state.active},
+            }
+        ]
+        if state.state == FilingState.MISSING:
+            level = rules["annual_report_missing_level"]
+            message = gettext_noop(
+                "%(firm)s recorded ledger activity in %(year)s but has not submitted its annual report on that "
+                "year, due on %(deadline)s."
+            )
+            window_end = state.deadline
+        else:
+            assert state.submitted_on is not None
+            level = rules["annual_report_late_level"]
+            message = gettext_noop(
+                "%(firm)s submitted its annual report on %(year)s on %(submitted)s, %(days)s days after the "
+                "deadline (%(deadline)s)."
+            )
+            params.update(submitted=state.submitted_on.isoformat(), days=state.days_late)
+            evidence.append(
+                {
+                    "kind": "annual_report",
+                    "id": state.report_id,
+                    "summary": f"{year}: first submitted {state.submitted_on.isoformat()}, "
+                    f"{state.days_late} days late",
+                }
+            )
+            window_end = state.submitted_on
+        findings.append(
+            Finding(
+                rule="A11",
+                level=level,
+                enterprise_id=firm_id,
+                dedup_key=f"A11:annual-report:{firm_id}:{year}",
+                message=message,
+                params=params,
+                evidence=evidence,
+                window_start=dt.date(year, 1, 1),
+                window_end=window_end,
+            )
+        )
     return findings
 
 

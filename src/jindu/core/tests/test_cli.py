@@ -107,8 +107,35 @@ def test_demo_holds_precursor_firms_with_a_year_of_ledgers(demo_dir):
     assert terms["receipt"] > 1000 and terms["stocktake"] == 300 * 12 and terms["production"] > 0
     # The planted cases are found (a leak, a theft, a cash sale, a missing receipt, company shopping), every
     # firm is rated, and the replayed nightly runs raised nothing else.
-    rules = dict(database.execute("SELECT rule, COUNT(*) FROM precursors_diversionwarning GROUP BY rule"))
+    rules = dict(
+        database.execute(
+            "SELECT rule, COUNT(*) FROM precursors_diversionwarning "
+            "WHERE dedup_key NOT LIKE 'A11:annual-report:%' GROUP BY rule"
+        )
+    )
     assert {"A03", "A07", "A08", "A09", "A12"} <= set(rules) and sum(rules.values()) < 60
+    # Last year's annual reports: one warning for each report filed late (after its deadline, Beijing time) and
+    # for each firm with ledger activity that year and no report once the deadline passed (before it, neither).
+    [year] = [row[0] for row in database.execute("SELECT DISTINCT year FROM precursors_annualreport")]
+    late = database.execute(
+        "SELECT COUNT(*) FROM precursors_annualreport WHERE date(submitted_at, '+8 hours') > due_on"
+    ).fetchone()[0]
+    deadline_passed = database.execute(
+        "SELECT date('now', '+8 hours') > MAX(due_on) FROM precursors_annualreport"
+    ).fetchone()[0]
+    missing = database.execute(
+        "SELECT COUNT(*) FROM precursors_enterprise e WHERE NOT EXISTS (SELECT 1 FROM precursors_annualreport r "
+        "WHERE r.enterprise_id = e.id AND r.year = ?) AND EXISTS (SELECT 1 FROM precursors_epcisevent v WHERE "
+        "v.enterprise_id = e.id AND strftime('%Y', v.event_time, '+8 hours') = ?)",
+        (year, str(year)),
+    ).fetchone()[0]
+    annual = database.execute(
+        "SELECT COUNT(*) FROM precursors_diversionwarning WHERE dedup_key LIKE 'A11:annual-report:%'"
+    ).fetchone()[0]
+    if deadline_passed:
+        assert late > 0 and missing > 0 and annual == late + missing and annual < 300 // 5
+    else:  # the late and missing firms are still due
+        assert late == 0 and annual == 0
     assert (
         database.execute("SELECT COUNT(DISTINCT enterprise_id) FROM precursors_creditrating").fetchone()[0]
         == 300

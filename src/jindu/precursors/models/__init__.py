@@ -1,4 +1,5 @@
 # Each area's module registers its models here (one owner per module).
+from jindu.precursors.models import annual_reports as annual_reports  # noqa: F401
 from jindu.precursors.models import inspections as inspections  # noqa: F401
 from jindu.precursors.models import permits as permits  # noqa: F401
 from jindu.precursors.models import warnings as warnings  # noqa: F401

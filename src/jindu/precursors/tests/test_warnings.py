@@ -16,7 +16,8 @@ from jindu.core.policy import policy_publish
 from jindu.core.roles import Role
 from jindu.core.testing.helpers import make_user
 from jindu.precursors import services
-from jindu.precursors.conftest import FIRM_A, FIRM_B, ledger_document, uscc
+from jindu.precursors.annual_reports import annual_report_submit
+from jindu.precursors.conftest import FIRM_A, FIRM_B, date_report_back, ledger_document, uscc
 from jindu.precursors.models import Enterprise, EpcisEvent
 from jindu.precursors.models.warnings import DiversionWarning, RuleCode, WarningEvent
 from jindu.precursors.warnings import (
@@ -624,6 +625,30 @@ def test_the_migration_adds_the_new_rules_to_the_shipped_default_version():
     assert national.payload == DEFAULT_WARNING_RULES
 
 
+def test_the_migration_adds_the_annual_report_thresholds_to_the_shipped_a11():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("jindu.precursors.migrations.0011_warning_rules_a11_annual_reports")
+    national = PolicyVersion.objects.get(kind=WARNING_RULES, region=None, is_default=True)
+    old = {**DEFAULT_WARNING_RULES, "rules": dict(DEFAULT_WARNING_RULES["rules"])}
+    old["rules"]["A11"] = {
+        key: value
+        for key, value in DEFAULT_WARNING_RULES["rules"]["A11"].items()
+        if key not in migration.NEW_A11_KEYS
+    }
+    assert len(old["rules"]["A11"]) == len(DEFAULT_WARNING_RULES["rules"]["A11"]) - 3
+    national.payload = old
+    national.save(update_fields=["payload"])
+    migration.add_a11_defaults(apps, None)
+    national.refresh_from_db()
+    assert national.payload == DEFAULT_WARNING_RULES
+    migration.remove_a11_defaults(apps, None)
+    national.refresh_from_db()
+    assert national.payload == old
+
+
 def test_the_migration_adds_a04_and_a11_to_the_shipped_default_version():
     from importlib import import_module
 
@@ -802,13 +827,122 @@ def test_a11_flags_a_month_with_flows_and_no_stocktake(firms, users):
     assert again["by_rule"] == {"A11": 1} and again["created"] == 0 and again["unchanged"] == 1
 
 
+def test_a11_flags_missing_and_late_annual_reports_and_not_timely_or_idle_firms(firms, users):
+    extra = more_firms(users)
+    # A, B and C recorded activity in 2025 (due by 31 March 2026); D only in 2026.
+    capture(firms["a"], [receive("2025-05-10", 100, party(FIRM_B))])
+    capture(firms["b"], [ship("2025-05-09", 100, party(FIRM_A)), count("2025-12-28", 0)])
+    capture(extra["c"], [count("2025-11-28", 40)])
+    capture(extra["d"], [receive("06-10", 10, None)])
+    late = date_report_back(annual_report_submit(actor=firms["user_b"], year=2025), dt.date(2026, 4, 20))
+    on_time = date_report_back(
+        annual_report_submit(actor=None, enterprise=extra["c"], year=2025), dt.date(2026, 3, 31), hour=23
+    )
+    assert late.due_on == on_time.due_on == dt.date(2026, 3, 31) and late.is_late and not on_time.is_late
+    summary = run("A11")
+    annual = {w.dedup_key: w for w in warnings_of("A11") if w.dedup_key.startswith("A11:annual-report:")}
+    assert set(annual) == {
+        f"A11:annual-report:{firms['a'].pk}:2025",
+        f"A11:annual-report:{firms['b'].pk}:2025",
+    }
+    missing = annual[f"A11:annual-report:{firms['a'].pk}:2025"]
+    assert missing.enterprise == firms["a"] and missing.level == "warning" and missing.substance is None
+    assert missing.params == {"firm": "甲化工有限公司", "year": 2025, "deadline": "2026-03-31"}
+    assert [(item["kind"], item["id"]) for item in missing.evidence] == [
+        ("annual_report_due", f"{firms['a'].pk}:2025")
+    ]
+    assert (missing.window_start, missing.window_end) == (dt.date(2025, 1, 1), dt.date(2026, 3, 31))
+    with translation.override("en"):
+        assert "has not submitted its annual report on that year, due on 2026-03-31" in missing.explanation
+    came_late = annual[f"A11:annual-report:{firms['b'].pk}:2025"]
+    assert came_late.level == "notice" and came_late.params["days"] == 20
+    assert came_late.params["submitted"] == "2026-04-20"
+    assert ("annual_report", late.pk) in [(item["kind"], item["id"]) for item in came_late.evidence]
+    # The other A11 branches have their own keys; the annual branch raised exactly these two.
+    assert summary["by_rule"]["A11"] == len(warnings_of("A11"))
+    assert run("A11")["created"] == 0  # a rerun never duplicates
+
+
+def test_a11_annual_report_is_not_due_before_the_deadline_of_the_districts_rules(firms, users):
+    from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES
+    from jindu.precursors.permits import PERMIT_RULES_POLICY
+
+    capture(firms["a"], [receive("2025-05-10", 100, party(FIRM_B))])
+    capture(firms["b"], [ship("2025-05-09", 100, party(FIRM_A))])
+    # District A's permit rules give firms until 31 July; district B keeps 31 March.
+    rules = {**DEFAULT_PERMIT_RULES, "reporting": {**DEFAULT_PERMIT_RULES["reporting"]}}
+    rules["reporting"]["annual_report_due"] = {"month": 7, "day": 31}
+    policy_publish(
+        actor=None,
+        kind=PERMIT_RULES_POLICY,
+        region=firms["a"].org_unit,
+        effective_from=dt.date(2026, 1, 1),
+        label="海曙 2026",
+        payload=rules,
+    )
+    run("A11")
+    assert [w.enterprise_id for w in warnings_of("A11")] == [firms["b"].pk]
+    assert run_warnings(dt.date(2026, 8, 3), rules=["A11"])["created"] == 1
+    assert {w.enterprise_id: w.params["deadline"] for w in warnings_of("A11")} == {
+        firms["a"].pk: "2026-07-31",
+        firms["b"].pk: "2026-03-31",
+    }
+
+
+def test_a11_missing_report_that_comes_in_late_joins_its_open_warning(firms):
+    capture(firms["a"], [receive("2025-05-10", 100, party(FIRM_B))])
+    assert run_warnings(dt.date(2026, 4, 15), rules=["A11"])["created"] == 1
+    date_report_back(annual_report_submit(actor=firms["user_a"], year=2025), dt.date(2026, 5, 4))
+    summary = run("A11")
+    assert summary["created"] == 0 and summary["updated"] == 1
+    [warning] = warnings_of("A11")
+    assert warning.params["submitted"] == "2026-05-04" and warning.params["days"] == 34
+    assert [item["kind"] for item in warning.evidence] == ["annual_report", "annual_report_due"]
+    assert warning.level == "warning"  # it was missing first: the level does not go down
+    assert list(warning.history.values_list("kind", flat=True)) == ["raised", "updated"]
+
+
+def test_a11_annual_report_thresholds_of_a_version_written_before_them(firms):
+    capture(firms["a"], [receive("2025-05-10", 100, party(FIRM_B))])
+    capture(firms["b"], [ship("2025-05-09", 100, party(FIRM_A))])
+    date_report_back(annual_report_submit(actor=firms["user_b"], year=2025), dt.date(2026, 4, 2))
+    # District A's version sets A11 as it was before the annual report existed; district B's raises the late
+    # level and looks back one year only.
+    old_a11 = {
+        key: value
+        for key, value in DEFAULT_WARNING_RULES["rules"]["A11"].items()
+        if not key.startswith("annual_report")
+    }
+    for region, a11 in (
+        (firms["a"].org_unit, old_a11),
+        (firms["b"].org_unit, {"annual_report_late_level": "warning", "annual_report_years": 1}),
+    ):
+        policy_publish(
+            actor=None,
+            kind=WARNING_RULES,
+            region=region,
+            effective_from=dt.date(2026, 1, 1),
+            label=f"{region.name} 2026",
+            payload={"rules": {"A11": a11}},
+        )
+    run("A11")
+    levels = {w.enterprise_id: w.level for w in warnings_of("A11")}
+    assert levels == {firms["a"].pk: "warning", firms["b"].pk: "warning"}
+    # In 2027 district B looks back one year (2026) only: its late 2025 report is no longer examined, while
+    # district A's shipped two years still see the 2025 report missing.
+    DiversionWarning.objects.all().delete()
+    summary = run_warnings(dt.date(2027, 1, 5), rules=["A11"])
+    assert summary["created"] == 1 and warnings_of("A11")[0].enterprise == firms["a"]
+
+
 # --- A clean ledger, reruns, policy ----------------------------------------------------------------------------
 
 
 def _clean_ledger(firms: dict) -> None:
     months = ["01", "02", "03", "04", "05", "06"]
     # B counts its stock before the balances' 12 months and after each month's shipment (A11 wants a
-    # stocktake of every month with flows).
+    # stocktake of every month with flows); that count is ledger activity in 2025, so B filed its annual
+    # report on 2025 in time (A11 wants that too).
     capture(
         firms["b"],
         [count("2025-06-20", 600)]
@@ -826,6 +960,7 @@ def _clean_ledger(firms: dict) -> None:
             for event in (receive(f"{m}-11", 100, party(FIRM_B)), count(f"{m}-28", 100 * int(m)))
         ],
     )
+    date_report_back(annual_report_submit(actor=firms["user_b"], year=2025), dt.date(2026, 3, 20))
 
 
 def test_a_clean_ledger_raises_nothing(firms):
