@@ -153,7 +153,8 @@ def served_shares(units: Sequence[OrgUnit]) -> dict[int, tuple[SiteShare, ...]]:
         entry[2] += float(share)
     return {
         unit_id: tuple(
-            SiteShare(site_id, code, name, min(1.0, total)) for site_id, (code, name, total) in sites.items()
+            SiteShare(site_id, code, name, min(1.0, round(total, 4)))
+            for site_id, (code, name, total) in sites.items()
         )
         for unit_id, sites in found.items()
     }
@@ -697,11 +698,7 @@ def aggregate_series(
     )
     seed = aggregator.excretion_seed(analyte.code, factor_set_label)
     for period in found:
-        value = aggregator.value(subject, series, period, days)
-        previous = aggregator.value(subject, series, period.previous_year(), days, with_draws=False)
-        value.previous = previous.point
-        if value.point is not None:
-            value.yoy = periods.year_on_year(value.point, previous.point, aggregator.band)
+        value = value_with_previous(aggregator, subject, series, period, days)
         per_1000 = value.per_1000_draws
         if factor is not None and per_1000 is not None:
             value.consumption = consumption_draws(
@@ -714,6 +711,24 @@ def aggregate_series(
         value.typical_dose_mg = typical_dose_mg
         result.values.append(value)
     return result
+
+
+def value_with_previous(
+    aggregator: Aggregator,
+    subject: Subject,
+    series: Mapping[int, Series],
+    period: Period,
+    days: str,
+    *,
+    with_draws: bool = True,
+) -> PeriodValue:
+    """A period's value with the same period a year earlier (point only) and the year-on-year label."""
+    value = aggregator.value(subject, series, period, days, with_draws=with_draws)
+    previous = aggregator.value(subject, series, period.previous_year(), days, with_draws=False)
+    value.previous = previous.point
+    if value.point is not None:
+        value.yoy = periods.year_on_year(value.point, previous.point, aggregator.band)
+    return value
 
 
 # --- Payloads -------------------------------------------------------------------------------------------------------
