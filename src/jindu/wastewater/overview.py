@@ -12,6 +12,8 @@ import numpy as np
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils.dates import WEEKDAYS_ABBR
 
+from jindu.core.models import OrgUnit
+from jindu.core.scoping import path_condition
 from jindu.wastewater.aggregates import (
     ALL_DAYS,
     QUANTIFIED,
@@ -59,7 +61,8 @@ def site_overview(
     if kind:
         sites = sites.filter(kind=kind)
     if org_unit:
-        sites = sites.filter(Q(org_unit__code=org_unit) | Q(org_unit__path__contains=f"/{org_unit}/"))
+        unit = OrgUnit.objects.filter(code=org_unit).first()
+        sites = sites.filter(path_condition([unit.path])) if unit else sites.none()
     return sites
 
 
@@ -151,11 +154,10 @@ def daily_points(
     empty: dict[str, list[Any]] = {"labels": [], "value": [], "low": [], "high": [], "loq": []}
     if series is None:
         return empty
-    inside = (series.ordinals >= first.toordinal()) & (series.ordinals <= last.toordinal())
+    wanted = (series.ordinals >= first.toordinal()) & (series.ordinals <= last.toordinal())
     if mask is not None:
-        inside &= mask
-    inside = np.flatnonzero(inside)
-    for index in inside:
+        wanted &= mask
+    for index in np.flatnonzero(wanted):
         quantified = series.status[index] == QUANTIFIED
         below = not quantified and not np.isnan(series.loq_per_1000[index])
         empty["labels"].append(series.dates[index].isoformat())

@@ -46,6 +46,15 @@ YOY_BADGES = {
 MAX_DAILY_DAYS = 3 * 366
 
 
+def query_values(request: HttpRequest, keys: Any = None) -> dict[str, str]:
+    """The non-empty query parameters (of ``keys`` when given), each as one text."""
+    return {
+        key: value
+        for key in request.GET
+        if (keys is None or key in keys) and (value := str(request.GET.get(key) or "").strip())
+    }
+
+
 class SiteFilterForm(StyledForm):
     q = forms.CharField(label=_lazy("Code or name"), required=False, max_length=64)
     kind = forms.ChoiceField(label=_lazy("Kind"), required=False)
@@ -151,7 +160,7 @@ def site_detail(request: HttpRequest, code: str) -> HttpResponse:
     today = timezone.localdate()
     anchor = overview.last_result_day(site) or today
     data: dict[str, Any] = {"analyte": default.code, "period": PeriodKind.MONTH, "days": ALL_DAYS}
-    data.update({key: value for key, value in request.GET.items() if value.strip()})
+    data.update(query_values(request))
     form = ChartForm(data, analytes=choices)
     trend: dict[str, Any] | None = None
     weekday: dict[str, Any] | None = None
@@ -245,7 +254,10 @@ def population_add(request: HttpRequest, code: str) -> HttpResponse:
     site = access_site(request.user, code, action=WRITE)
     form = PopulationForm(request.POST)
     if not form.is_valid():
-        problems = [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        problems = [
+            f"{form.fields[name].label}: {' '.join(str(error) for error in errors)}"
+            for name, errors in form.errors.items()
+        ]
         messages.error(
             request, _("The estimate was not added: %(problems)s") % {"problems": join_problems(problems)}
         )

@@ -27,7 +27,7 @@ from jindu.wastewater.permissions import VIEW_WASTEWATER
 from jindu.wastewater.policies import settings_in_force
 from jindu.wastewater.reports import quarterly_report
 from jindu.wastewater.selectors import sites_for_user
-from jindu.wastewater.views_outputs import DAY_FILTER_LABELS, KIND_LABELS, YOY_BADGES
+from jindu.wastewater.views_outputs import DAY_FILTER_LABELS, KIND_LABELS, YOY_BADGES, query_values
 
 MEASURE_LABELS = {
     rankings.LOAD: _lazy("Load per 1000"),
@@ -55,7 +55,7 @@ def _drug_analytes() -> list[Analyte]:
     return list(Analyte.objects.filter(kind=AnalyteKind.DRUG_MARKER).order_by("sort_order"))
 
 
-def _cf_set_choices() -> list[tuple[str, str]]:
+def _cf_set_choices() -> list[tuple[str, Any]]:
     sets = CorrectionFactorSet.objects.order_by("name", "-version").values_list("name", "version")
     return [("", _lazy("Settings' default"))] + [
         (f"{name}:{version}", f"{name} v{version}") for name, version in sets
@@ -110,7 +110,7 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
         "days": aggregates.ALL_DAYS,
         "cf_set": "",
     }
-    data.update({key: value for key, value in request.GET.items() if key in data and value.strip()})
+    data.update(query_values(request, data))
     form = RankingForm(data)
     _set_choices(form, "parent", [(unit.code, f"{unit.name} ({unit.code})") for unit in units])
     _set_choices(form, "analyte", [(item.code, f"{item.name_zh} ({item.code})") for item in analytes])
@@ -167,7 +167,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     require_permission(request.user, VIEW_WASTEWATER)
     analytes = _drug_analytes()
     data = {"analyte": "METH", "period": rankings.default_quarter(timezone.localdate()).label}
-    data.update({key: value for key, value in request.GET.items() if key in data and value.strip()})
+    data.update(query_values(request, data))
     form = MapForm(data)
     _set_choices(form, "analyte", [(item.code, f"{item.name_zh} ({item.code})") for item in analytes])
     chart = None
@@ -176,7 +176,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
         try:
             period = aggregates.parse_period(form.cleaned_data["period"])
             analyte = aggregates.resolve_analyte(form.cleaned_data["analyte"])
-            unit = request.user.org_unit
+            unit = getattr(request.user, "org_unit", None)
             aggregator = aggregates.Aggregator(settings_in_force(unit, min(period.end, timezone.localdate())))
             found = overview.map_sites(request.user, aggregator, analyte.pk, period)
             chart = charts.map_chart(found, analyte.code, period.label)
@@ -226,7 +226,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
         "last": today.isoformat(),
         "period": "month",
     }
-    data.update({key: value for key, value in request.GET.items() if value.strip()})
+    data.update(query_values(request))
     form = ExportForm(data if "download" in request.GET else None, initial=data)
     sites = list(sites_for_user(request.user).order_by("org_path", "code").values_list("code", "name")[:500])
     _set_choices(form, "site", [("", "—")] + [(code, f"{name} ({code})") for code, name in sites])
@@ -291,7 +291,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         "analyte": "METH",
         "cf_set": "",
     }
-    data.update({key: value for key, value in request.GET.items() if value.strip()})
+    data.update(query_values(request))
     form = ReportForm(data if "download" in request.GET else None, initial=data)
     _set_choices(
         form, "org_unit", [(unit.code, f"{unit.name} ({unit.code})") for unit in _units(request.user)]

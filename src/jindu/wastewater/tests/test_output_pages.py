@@ -306,3 +306,41 @@ def test_a_shared_site_shows_its_share_in_the_ranking(users, sites):
     page = ui_client(users["city"]).get("/wastewater/rankings/?parent=330200&period=2026Q1").content.decode()
     row = re.search(r'<tr data-unit="330213"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert "HS-01 (0.4)" in row
+
+
+@pytest.mark.parametrize(
+    "url", ["/wastewater/rankings/", "/wastewater/map/", "/wastewater/export/", "/wastewater/reports/"]
+)
+def test_area_pages_need_a_login_and_the_wastewater_role(users, url):
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    assert ui_client(users["enterprise"]).get(url).status_code == 403
+    assert ui_client(users["sysadmin"]).get(url).status_code == 403
+    assert ui_client(users["district_b"]).get(url).status_code == 200
+
+
+def test_ranking_and_map_queries_do_not_grow_with_sites(users, sites):
+    store("HS-01", days(dt.date(2026, 1, 5), [100]))
+    client = ui_client(users["city"])
+    urls = ("/wastewater/rankings/?parent=330200&period=2026Q1", "/wastewater/map/?period=2026Q1")
+    for url in urls:
+        client.get(url)
+    counts = []
+    for url in urls:
+        with assert_max_queries(30) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries.captured_queries))
+    for number in range(6):
+        code = f"Y-{number}"
+        site_create(
+            actor=None,
+            code=code,
+            name=f"泵站{number}",
+            org_unit_code=("330203", "330213")[number % 2],
+            population=5000,
+        )
+        store(code, days(dt.date(2026, 1, 5), [60 + number]))
+    for url, before in zip(urls, counts, strict=True):
+        with assert_max_queries(30) as queries:
+            assert client.get(url).status_code == 200
+        assert len(queries.captured_queries) == before, url
