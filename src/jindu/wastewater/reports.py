@@ -54,6 +54,7 @@ from jindu.wastewater.local_index import index_definition, index_value
 from jindu.wastewater.models import Analyte, AnalyteKind, WastewaterAnomaly
 from jindu.wastewater.periods import Change, Period
 from jindu.wastewater.rankings import LOAD, ranking
+from jindu.wastewater.uncertainty import interval_of
 
 PLATFORM_NAME = "禁毒综合治理平台"
 FONT = "STSong-Light"  # reportlab's built-in Adobe CID font for simplified Chinese
@@ -87,8 +88,6 @@ def _with_interval(value: PeriodValue | None) -> str:
 def _draws_text(point: float | None, draws: Any) -> str:
     if point is None or draws is None:
         return "—"
-    from jindu.wastewater.uncertainty import interval_of
-
     interval = interval_of(draws)
     return f"{_number(point)}（{_number(interval.p2_5)}–{_number(interval.p97_5)}）"
 
