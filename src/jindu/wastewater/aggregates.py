@@ -504,8 +504,9 @@ class PeriodValue:
 
 
 class Aggregator:
-    """Aggregates for one request: the settings (split, band, draws, seed) and the draws of populations and
-    excretion fractions, each drawn once and reused by every period and subject of the request."""
+    """Aggregates for one request: the settings (split, band, draws, seed) and each site's population draws,
+    drawn once and reused by every period, analyte and subject of the request (the excretion draws come from one
+    seed per drug and factor set, ``excretion_seed``)."""
 
     def __init__(self, settings: WastewaterSettings) -> None:
         self.settings = settings
