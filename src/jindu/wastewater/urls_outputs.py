@@ -1,5 +1,20 @@
-"""Wastewater pages: outputs."""
+"""Wastewater pages: outputs (sites, rankings, map, export, quarterly reports)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from jindu.wastewater import views_outputs, views_outputs_areas
+
+urlpatterns: list = [
+    path("sites/", views_outputs.site_list, name="site_list"),
+    path("sites/<slug:code>/", views_outputs.site_detail, name="site_detail"),
+    path("sites/<slug:code>/population/", views_outputs.population_add, name="population_add"),
+    path(
+        "sites/<slug:code>/population/<int:estimate_id>/default/",
+        views_outputs.population_default,
+        name="population_default",
+    ),
+    path("rankings/", views_outputs_areas.ranking_page, name="rankings"),
+    path("map/", views_outputs_areas.map_page, name="map"),
+    path("export/", views_outputs_areas.export_page, name="export"),
+    path("reports/", views_outputs_areas.report_page, name="reports"),
+]
