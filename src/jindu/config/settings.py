@@ -215,6 +215,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "jindu.precursors.tasks.run_diversion_warnings",
         "schedule": crontab(hour=1, minute=0),
     },
+    # Wastewater anomaly flags over the last window of every site, after the precursors run.
+    "wastewater-anomalies-nightly": {
+        "task": "jindu.wastewater.tasks.run_anomalies_nightly",
+        "schedule": crontab(hour=1, minute=30),
+    },
     # 禁毒信用 of every firm, on the first of the month.
     "precursors-credit-monthly": {
         "task": "jindu.precursors.tasks.rate_everyone",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery import shared_task
+
 from jindu.core.audit import audit_write
 from jindu.core.jobs import JobReporter, register_job
 from jindu.core.models import AuditAction
@@ -21,3 +23,27 @@ def recompute_job(reporter: JobReporter, parameters: dict) -> dict:
     )
     reporter.log(f"recomputed {written} results")
     return {"results": written}
+
+
+@register_job("wastewater_anomalies")
+def anomalies_job(reporter: JobReporter, parameters: dict) -> dict:
+    """The anomaly rules (``anomalies.run_anomalies``): ``as_of`` defaults to today, ``site_ids`` to every active
+    site; ``since`` or ``full_history`` widen the judged window (after imports, for backfills)."""
+    from jindu.wastewater.anomalies import run_anomalies, run_job_parameters
+
+    summary = run_anomalies(**run_job_parameters(parameters))
+    reporter.log(
+        f"anomalies {summary['first_day']}–{summary['as_of']} at {summary['sites']} sites: "
+        f"{summary['findings']} findings, {summary['created']} new, {summary['updated']} updated, "
+        f"in {summary['seconds']} s"
+    )
+    return summary
+
+
+@shared_task(name="jindu.wastewater.tasks.run_anomalies_nightly")
+def run_anomalies_nightly() -> dict:
+    """Nightly: the anomaly rules over the last window of every site, as a Job row operators can follow."""
+    from jindu.core.jobs import job_start
+
+    job = job_start(name="wastewater_anomalies")
+    return {"job": job.pk}
