@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -12,9 +14,11 @@ from django.utils import translation
 from jindu.cli import main
 from jindu.core.errors import Forbidden
 from jindu.core.models import AuditRecord
+from jindu.core.testing.helpers import assert_max_queries, ui_client
 from jindu.wastewater import euda
 from jindu.wastewater.euda import EudaFilesInvalid, euda_import, stored_week_means
 from jindu.wastewater.models import ReferenceChange, ReferenceSite, ReferenceTrend, ReferenceWeek
+from jindu.wastewater.services import MeasurementEntry, SampleEntry, samples_store
 
 pytestmark = pytest.mark.django_db
 DATA = euda.DEFAULT_DIRECTORY
@@ -292,3 +296,94 @@ def test_cli_import_euda(tmp_path, capsys):
     assert "ww2025-all-data.csv: line 11:" in err and "nothing was loaded" in err
     assert main(["wastewater", "import-euda", str(tmp_path / "none")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+# --- The comparison page ------------------------------------------------------------------------------------------
+
+
+def _samples(users):
+    """HS-01 (200,000 people): 2024-03-05 and -06 quantified (5,000 and 10,000 mg/day), -07 below the LOQ;
+    FH-01 (80,000 people): 2024-03-05 quantified (1,000 mg/day)."""
+    samples_store(
+        actor=users["city"],
+        entries=[
+            SampleEntry("HS-01", dt.date(2024, 3, 5), 50_000, [MeasurementEntry("METH", 100)]),
+            SampleEntry("HS-01", dt.date(2024, 3, 6), 50_000, [MeasurementEntry("METH", 200)]),
+            SampleEntry("HS-01", dt.date(2024, 3, 7), 50_000, [MeasurementEntry("METH", None, True, 5)]),
+            SampleEntry("FH-01", dt.date(2024, 3, 5), 20_000, [MeasurementEntry("METH", 50)]),
+        ],
+    )
+
+
+def _chart(response) -> dict:
+    html = response.content.decode()
+    start = html.index('<script id="comparison-chart" type="application/json">') + len(
+        '<script id="comparison-chart" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_the_comparison_page_without_the_set(users):
+    page = ui_client(users["city"]).get("/wastewater/comparison/")
+    assert page.status_code == 200 and 'data-testid="not-loaded"' in page.content.decode()
+
+
+def test_the_comparison_page_highlights_this_platforms_weighted_mean(users, sites):
+    euda_import()
+    _samples(users)
+    url = "/wastewater/comparison/?metabolite=methamphetamine&year=2024"
+    client = ui_client(users["city"])
+    client.get(url)
+    with assert_max_queries(12):
+        page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    chart = _chart(page)
+    published = sorted(
+        (
+            week.published_daily
+            for week in ReferenceWeek.objects.filter(metabolite="methamphetamine", year=2024)
+            if week.published_daily
+        ),
+        reverse=True,
+    )
+    # The city: 1000 × (mean(5,000, 10,000) + 1,000) / (200,000 + 80,000); the day below the LOQ is not a number.
+    expected = 1000 * ((5_000 + 10_000) / 2 + 1_000) / (200_000 + 80_000)
+    assert chart["highlight"].count(True) == 1
+    index = chart["highlight"].index(True)
+    assert chart["values"][index] == pytest.approx(expected, abs=0.005)
+    assert "宁波市" in chart["labels"][index]
+    assert chart["values"] == sorted(chart["values"], reverse=True)
+    assert [value for value, mine in zip(chart["values"], chart["highlight"], strict=True) if not mine] == [
+        pytest.approx(value, abs=0.005) for value in published
+    ]
+    assert 'data-testid="platform-figure"' in html and 'data-testid="below-loq-days"' in html
+    assert html.count("<tr data-site=") == len(published)
+    all_below = ReferenceWeek.objects.filter(
+        metabolite="methamphetamine", year=2024, published_daily=0
+    ).count()
+    assert ('data-testid="all-below"' in html) == (all_below > 0)
+    figure = page.context["figure"]
+    assert (figure.sites, figure.quantified, figure.below_loq) == (2, 3, 1)
+    # District A sees its own plant only: 1000 × 7,500 / 200,000.
+    district = ui_client(users["district_a"]).get(url)
+    assert district.context["figure"].value == pytest.approx(37.5)
+    assert "海曙区" in _chart(district)["labels"][_chart(district)["highlight"].index(True)]
+    # A street office without a site: no platform figure, the EUDA bars only.
+    street = ui_client(users["street_a"]).get(url)
+    assert street.context["figure"].value is None and True not in _chart(street)["highlight"]
+    assert 'data-testid="no-platform-figure"' in street.content.decode()
+    # Another residue and year; an unknown one falls back to a valid choice.
+    cocaine = ui_client(users["city"]).get("/wastewater/comparison/?metabolite=cocaine&year=2023")
+    assert cocaine.context["analyte"].code == "BE" and cocaine.context["year"] == 2023
+    fallback = ui_client(users["city"]).get("/wastewater/comparison/?metabolite=heroin&year=1999")
+    assert fallback.context["metabolite"] == "methamphetamine" and fallback.context["year"] == 2024
+
+
+def test_who_may_open_the_comparison(users):
+    anonymous = ui_client(None).get("/wastewater/comparison/")
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    for user in (users["sysadmin"], users["enterprise"], users["worker_a"]):
+        assert ui_client(user).get("/wastewater/comparison/").status_code == 403
+    for user in (users["city"], users["district_b"], users["police_a"], users["street_a"]):
+        assert ui_client(user).get("/wastewater/comparison/").status_code == 200
