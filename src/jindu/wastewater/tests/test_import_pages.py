@@ -208,6 +208,7 @@ def test_the_import_page_shows_the_report_then_the_counts(users, sites):
     assert (
         'data-testid="created">1<' in detail and "HS-01" in detail and detail.count("<tr data-sample=") == 1
     )
+    assert 'href="/wastewater/sites/HS-01/"' in detail  # the imported site, linked to its page
     again = upload(client, "again.csv", GOOD)
     assert again.status_code == 302 and again["Location"] == f"/wastewater/imports/{found.pk}/"
     assert LabImport.objects.count() == 1
