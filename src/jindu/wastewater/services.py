@@ -726,7 +726,11 @@ def samples_store(
             Measurement.objects.bulk_update(changed_measurements, list(MEASUREMENT_VALUES), batch_size=2000)
         touched = report.created + report.updated
         if touched:
+            from jindu.wastewater.anomalies import anomalies_after_store
+
             report.results = recompute_results(sample_ids=touched)
+            # The anomaly rules run for these sites once the samples are committed (a job).
+            anomalies_after_store(sample_ids=touched, actor=actor)
             audit_write(
                 action=AuditAction.CREATE if not report.updated else AuditAction.UPDATE,
                 actor=actor,

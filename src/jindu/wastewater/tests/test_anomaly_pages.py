@@ -311,6 +311,7 @@ def test_ui_detail_shows_explanation_evidence_chart_and_reviews(flagged, users, 
 
 def test_ui_run_starts_a_job(flagged, users, django_capture_on_commit_callbacks):
     WastewaterAnomaly.objects.all().delete()
+    Job.objects.all().delete()  # the runs queued when the fixture stored its samples
     client = ui_client(users["district_a"])
     assert 'data-testid="run-form"' in client.get(PAGES).content.decode()
     assert 'data-testid="run-form"' not in ui_client(users["police_a"]).get(PAGES).content.decode()

@@ -435,3 +435,18 @@ def test_list_endpoints_have_bounded_query_counts(users, sites):
         assert client.get("/api/v1/wastewater/sites").json()["count"] == 1
     with assert_max_queries(14):
         assert client.get("/api/v1/wastewater/results?site=HS-01").json()["count"] == 20
+
+
+def test_storing_samples_queues_the_anomaly_rules_for_their_sites(users, sites):
+    from jindu.core.models import Job
+
+    created = _post(users["district_a"], "/api/v1/wastewater/samples", _sample(day="2026-03-02"))
+    assert created.status_code == 201
+    job = Job.objects.get(name="wastewater_anomalies")
+    assert job.parameters == {"site_ids": [sites["a"].pk], "since": "2026-03-02"}
+    assert job.created_by == users["district_a"]
+    # A correction that changes nothing queues nothing more.
+    unchanged = _put(
+        users["district_a"], f"/api/v1/wastewater/samples/{created.json()['id']}", _sample(day="2026-03-02")
+    )
+    assert unchanged.json()["unchanged"] and Job.objects.filter(name="wastewater_anomalies").count() == 1
