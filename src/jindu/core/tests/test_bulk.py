@@ -43,3 +43,22 @@ def test_json_and_dates_round_trip(db):
         stored.payload == payload and stored.effective_from == dt.date(2026, 1, 1) and stored.created == now
     )
     assert bulk_insert(PolicyVersion, ("kind",), []) == 0
+
+
+def test_repeated_and_alternating_values_are_each_stored_as_given(db):
+    """Each column converts a value repeated from the row before once: alternating values must not mix up."""
+    first = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    second = dt.datetime(2027, 6, 7, 8, 9, 10, tzinfo=dt.UTC)
+    days = [dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 1, 1)]
+    stamps = [first, first, second, first]
+    bulk_insert(
+        PolicyVersion,
+        ("kind", "effective_from", "label", "payload", "source", "is_default", "created"),
+        [
+            (f"test.kind{index}", day, "label", {}, "", False, stamp)
+            for index, (day, stamp) in enumerate(zip(days, stamps, strict=True))
+        ],
+    )
+    stored = list(PolicyVersion.objects.filter(kind__startswith="test.kind").order_by("kind"))
+    assert [version.effective_from for version in stored] == days
+    assert [version.created for version in stored] == stamps
