@@ -18,7 +18,7 @@ from jindu.wastewater import backcalc, selectors, services
 from jindu.wastewater.models import Analyte, CorrectionFactor, CorrectionFactorSet, Measurement, SamplingSite
 from jindu.wastewater.permissions import MANAGE_FACTORS, VIEW_WASTEWATER
 from jindu.wastewater.policies import settings_in_force
-from jindu.wastewater.results import factor_inputs, result_payload
+from jindu.wastewater.results import factor_inputs, result_payloads
 from jindu.wastewater.schemas import (
     AnalyteOut,
     FactorSetIn,
@@ -364,9 +364,7 @@ def list_results(
                 _("Unknown analyte %(name)s.") % {"name": analyte}, fields={"analyte": _("unknown")}
             )
         results = results.filter(analyte=wanted)
-    items = [
-        result_payload(result, codes[result.analyte_id], factors.get(result.analyte_id)) for result in results
-    ]
+    items = result_payloads(results, codes, factors)
     return JsonResponse(
         {
             "site": found_site.code,
