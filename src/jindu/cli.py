@@ -98,6 +98,11 @@ def command_demo(args: argparse.Namespace) -> int:
         bar = _progress(DEFAULT_FIRMS, "demo precursor firms and a year of their ledgers")
         generate_demo_precursors(firms=DEFAULT_FIRMS, progress=bar.update)
         bar.close()
+        from jindu.wastewater.demo import generate_demo_wastewater, progress_steps
+
+        bar = _progress(progress_steps(), "demo wastewater sites and three years of samples")
+        generate_demo_wastewater(progress=bar.update)
+        bar.close()
         text = credentials_text(accounts, url)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(text, encoding="utf-8")
