@@ -13,6 +13,7 @@ stored load per 1000, with the excretion fraction drawn once per iteration.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -383,7 +384,23 @@ def result_payloads(
     results: QuerySet[AnalyteResult], analyte_codes: dict[int, str], factors: dict[int, FactorInputs]
 ) -> list[dict[str, Any]]:
     """``result_payload`` of every result of ``results``, in its order, field for field, read as plain rows: a
-    site's year is 4,745 results, and model instances (with their timestamps) cost more than the payload does."""
+    site's year is 4,745 results, and model instances (with their timestamps) cost more than the payload does.
+
+    The cyclic garbage collector is paused meanwhile: the 20,000-odd dictionaries of a year would set off full
+    collections of the whole process (a p95 of 225 instead of 115 ms of CPU per request); they hold no cycles."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _result_payloads(results, analyte_codes, factors)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _result_payloads(
+    results: QuerySet[AnalyteResult], analyte_codes: dict[int, str], factors: dict[int, FactorInputs]
+) -> list[dict[str, Any]]:
     relatives: dict[tuple[Any, ...], Interval] = {}
     items = []
     for (
