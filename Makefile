@@ -68,10 +68,13 @@ check: lint
 # 25 minutes for 1M persons) when the data set already has the requested size. Override, e.g.:
 # make bench BENCH_PEOPLE_ARGS="--persons 50000 --reuse"
 BENCH_PEOPLE_ARGS ?= --reuse
+# The wastewater benchmark keeps jindu_bench_wastewater too (the demo's 18 sites x 3 years load in about a minute).
+BENCH_WASTEWATER_ARGS ?= --reuse
 bench: setup
 	$(PY) bench/bench_orgtree.py
 	$(PY) bench/bench_people.py $(BENCH_PEOPLE_ARGS)
 	$(PY) bench/bench_precursors.py $(BENCH_PRECURSORS_ARGS)
+	$(PY) bench/bench_wastewater.py $(BENCH_WASTEWATER_ARGS)
 
 messages: setup
 	cd src/jindu && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu makemessages -l zh_Hans --no-obsolete --ignore 'static/*' --ignore 'core/testing/*' && JINDU_VAR_DIR=$$(mktemp -d) ../../$(BIN)/jindu compilemessages
