@@ -666,17 +666,14 @@ MEASUREMENT_FIELDS = (
 )
 
 
-_DECIMALS: dict[float, Decimal] = {}
-
-
-def decimal(value: float) -> Decimal | None:
-    """The decimal a lab reports for a rounded float (None for NaN); one object per value, reused (converting
-    floats is most of the cost of writing a quarter of a million measurements)."""
+def decimal(value: float, known: dict[float, Decimal]) -> Decimal | None:
+    """The decimal a lab reports for a rounded float (None for NaN); one object per value, kept in ``known``
+    (converting floats was most of the cost of writing a quarter of a million measurements)."""
     if value != value:
         return None
-    found = _DECIMALS.get(value)
+    found = known.get(value)
     if found is None:
-        found = _DECIMALS[value] = Decimal(repr(value))
+        found = known[value] = Decimal(repr(value))
     return found
 
 
@@ -707,6 +704,7 @@ def _write_samples(
         batch_size=2000,
     )
     ids = [sample.pk for sample in samples]
+    known: dict[float, Decimal] = {}
     columns = []
     for code, profile in PROFILES.items():
         loq = Decimal(str(profile.loq))
@@ -714,11 +712,11 @@ def _write_samples(
         columns.append(
             (
                 analytes[code],
-                [decimal(value) for value in series.concentration[code].tolist()],
+                [decimal(value, known) for value in series.concentration[code].tolist()],
                 loq,
                 lod,
-                [decimal(value) for value in series.recovery[code].tolist()],
-                [decimal(value) for value in series.replicate_rsd[code].tolist()],
+                [decimal(value, known) for value in series.recovery[code].tolist()],
+                [decimal(value, known) for value in series.replicate_rsd[code].tolist()],
             )
         )
 
@@ -726,7 +724,7 @@ def _write_samples(
         for index, sample_id in enumerate(ids):
             for analyte_id, values, loq, lod, recoveries, rsds in columns:
                 value = values[index]
-                below = value is None  # NaN: below the LOQ
+                below = value is None  # no value (NaN in the series): below the LOQ
                 yield (
                     sample_id,
                     analyte_id,
