@@ -143,6 +143,22 @@ def test_demo_holds_precursor_firms_with_a_year_of_ledgers(demo_dir):
     database.close()
 
 
+def test_demo_holds_wastewater_sites_with_three_years_of_results(demo_dir):
+    database = sqlite3.connect(demo_dir / "jindu.sqlite3")
+    assert database.execute("SELECT COUNT(*) FROM wastewater_samplingsite").fetchone()[0] == 18
+    samples, first, last = database.execute(
+        "SELECT COUNT(*), julianday(MIN(end_date)), julianday(MAX(end_date)) FROM wastewater_wastewatersample"
+    ).fetchone()
+    assert samples == 18 * 1095 and last - first == 1094
+    measurements = database.execute("SELECT COUNT(*) FROM wastewater_measurement").fetchone()[0]
+    assert measurements == samples * 13
+    # Every measurement has its result; the handful blocked by QA are the planted ones.
+    statuses = dict(database.execute("SELECT status, COUNT(*) FROM wastewater_analyteresult GROUP BY status"))
+    assert sum(statuses.values()) == measurements and statuses["qa_failed"] == 12
+    assert statuses["computed"] > 0.7 * measurements and statuses["below_loq"] > 0
+    database.close()
+
+
 def test_demo_database_holds_no_plaintext_identifiers(demo_dir):
     script = (
         "import json, django; django.setup();"
@@ -269,11 +285,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_demo_serves_the_login_page(tmp_path):
+def test_demo_serves_the_login_page(demo_dir):
+    """`jindu demo` ends by serving; on the module's installation, which holds the demo already, it serves at once
+    (generating the whole demo a second time took longer than the wait below on a busy machine)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "jindu", "demo", "--port", str(port)],
-        env=clean_env(tmp_path),
+        env=clean_env(demo_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
