@@ -589,6 +589,12 @@ def rule_cusum(ctx: AnomalyContext) -> list[Finding]:
                 assert found.alarm is not None and found.last is not None
                 if found.last.day < ctx.first_day:
                     continue
+                minimum = (
+                    1 + float(ctx.settings(site_id, found.alarm.day)["cusum"]["min_shift_percent"]) / 100
+                )
+                ratio = 10 ** (found.log_ratio_sum / found.days)
+                if 1 / minimum < ratio < minimum:
+                    continue  # statistically sustained, but too small to act on
                 findings.append(_cusum_finding(ctx, site_id, code, unit, direction, found))
     return findings
 
@@ -1032,9 +1038,13 @@ def _percentile(values: list[float], percent: float) -> float:
     return ordered[rank - 1]
 
 
+RAIN_REPORTED = gettext_noop("Rain was reported.")
+
+
 def rule_flow(ctx: AnomalyContext) -> list[Finding]:
-    """A rain day, a flow above the ``percentile`` of the site's flows of the trailing window, or above its design
-    capacity: the concentrations of that day are diluted, so it is judged on loads (a notice on the sample)."""
+    """A flow above the ``percentile`` of the site's flows of the trailing window (plus a margin) or above its design
+    capacity, on a rainy day or not: the concentrations of that day are diluted, so it is judged on loads (a notice
+    on the sample). A reported rain day within both limits is flagged only with ``rain_alone``."""
     findings: list[Finding] = []
     for site_id, site in ctx.sites.items():
         samples = ctx.samples.get(site_id, [])
@@ -1061,7 +1071,7 @@ def rule_flow(ctx: AnomalyContext) -> list[Finding]:
             ]
             params: dict[str, Any] = {"day": sample.day.isoformat(), "flow": _fmt(sample.flow)}
             if sample.rain:
-                reasons.append(gettext_noop("Rain was reported."))
+                reasons.append(RAIN_REPORTED)
             if len(history) >= int(settings["min_history"]):
                 percentile = float(settings["percentile"])
                 margin = float(settings["margin_percent"])
@@ -1092,7 +1102,7 @@ def rule_flow(ctx: AnomalyContext) -> list[Finding]:
                 evidence.append(figure(gettext_noop("Design capacity"), site.capacity, "m³/d"))
                 if sample.flow > site.capacity:
                     reasons.append(gettext_noop("It is above the design capacity of %(capacity)s m³/d."))
-            if not reasons:
+            if not reasons or (reasons == [RAIN_REPORTED] and not settings["rain_alone"]):
                 continue
             params["reasons"] = reasons
             message = (

@@ -92,6 +92,11 @@ FESTIVAL_LOAD = 0.9  # loads (and cotinine) while the migrants are away
 FESTIVAL_FLOW = 0.93
 
 
+# The anomaly rules judge this many days up to the last sample when the demo is written (the planted cases
+# lie within them; the whole history would take half a minute more).
+ANOMALY_DAYS = 120
+
+
 class DemoAlreadyLoaded(RuntimeError):
     """The demo's sites exist already: the wastewater demo is written once."""
 
@@ -752,6 +757,8 @@ class DemoReport:
     results: int = 0
     qa_failures: int = 0
     planted: list[PlantedEvent] = field(default_factory=list)
+    # The summary of the anomaly rules' run over the last ``ANOMALY_DAYS`` (``run_anomalies``), if run.
+    anomalies: dict[str, Any] = field(default_factory=dict)
 
 
 def progress_steps(site_codes: Sequence[str] | None = None) -> int:
@@ -766,10 +773,13 @@ def generate_demo_wastewater(
     days: int = DEFAULT_DAYS,
     site_codes: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    run_rules: bool = True,
 ) -> DemoReport:
     """Write the demo sites (all, or ``site_codes``) with ``days`` days of samples up to the day before ``today``
     and compute their results, in one transaction. The org tree (the ten districts) must exist; raises
-    ``DemoAlreadyLoaded`` when a demo site exists already."""
+    ``DemoAlreadyLoaded`` when a demo site exists already. Then, with ``run_rules``, the anomaly rules judge the
+    last ``ANOMALY_DAYS`` (where the planted cases lie), so that the demo opens with its flags to review."""
+    from jindu.wastewater.anomalies import run_anomalies
     from jindu.wastewater.results import recompute_results
 
     today = today or timezone.localdate()
@@ -819,6 +829,10 @@ def generate_demo_wastewater(
                     for event in data.planted
                 ],
             },
+        )
+    if run_rules:
+        report.anomalies = run_anomalies(
+            as_of=data.last_day, since=data.last_day - dt.timedelta(days=ANOMALY_DAYS), requested_by="demo"
         )
     if progress is not None:
         progress(report.sites)

@@ -30,7 +30,7 @@ from jindu.wastewater.anomalies import (
     run_anomalies,
 )
 from jindu.wastewater.anomaly_settings import DEFAULT_ANOMALY_SETTINGS
-from jindu.wastewater.models import AnalyteResult, WastewaterAnomaly
+from jindu.wastewater.models import AnalyteResult, WastewaterAnomaly, WastewaterSample
 from jindu.wastewater.policies import validate_settings
 
 pytestmark = pytest.mark.django_db
@@ -419,7 +419,9 @@ def test_rain_high_flow_and_design_capacity_ask_for_loads(sites):
     def flow(index: int, rng: random.Random) -> float:
         return 50_000 * noise(rng, 0.01)
 
-    store_series("HS-01", 40, lambda i, rng: meth_and_amp(rng), flow=flow, rain={38})
+    store_series("HS-01", 40, lambda i, rng: meth_and_amp(rng), flow=flow, rain={30, 38})
+    # Day 38 rained hard (its flow far above the site's 95th percentile); day 30 rained lightly.
+    WastewaterSample.objects.filter(site=sites["a"], end_date=days_before(1)).update(flow_m3_per_day=80_000)
     store_series(
         "HS-02",
         40,
@@ -428,11 +430,11 @@ def test_rain_high_flow_and_design_capacity_ask_for_loads(sites):
     )
     summary = run_anomalies(as_of=AS_OF)
     assert summary["by_rule"] == {"flow": 2}
-    rain = flags("flow", site=sites["a"])[0]
+    [rain] = flags("flow", site=sites["a"])
     assert rain.day == days_before(1) and rain.level == "notice" and rain.sample.rain
     text = anomaly_explanation(rain)
     assert "Rain was reported." in text and "judge this day on loads, not concentrations" in text
-    assert "percentile" not in text
+    assert "the 95th percentile of the site's flows" in text
     [high] = flags("flow", site=site_c)
     assert high.day == days_before(4) and high.sample_id == high.evidence[0]["sample"]
     text = anomaly_explanation(high)
@@ -440,6 +442,57 @@ def test_rain_high_flow_and_design_capacity_ask_for_loads(sites):
     assert "the 95th percentile of the site's flows" in text and "plus 10 %" in text
     assert "above the design capacity of 60,000 m³/d" in text
     assert "Rain" not in text
+
+
+def test_a_light_rain_day_is_flagged_only_when_the_region_asks(sites):
+    store_series(
+        "HS-01",
+        40,
+        lambda i, rng: meth_and_amp(rng),
+        flow=lambda i, rng: 50_000 * noise(rng, 0.01),
+        rain={38},
+    )
+    run_anomalies(as_of=AS_OF)
+    assert not flags("flow")
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2020, 1, 1),
+        label="rain days",
+        payload={"anomalies": {"flow": {"rain_alone": True}}},
+    )
+    run_anomalies(as_of=AS_OF)
+    [rain] = flags("flow")
+    assert rain.day == days_before(1) and "Rain was reported." in anomaly_explanation(rain)
+    assert "percentile" not in anomaly_explanation(rain)
+
+
+def test_cusum_ignores_shifts_smaller_than_the_minimum_effect(sites):
+    def make(index: int, rng: random.Random) -> Values:
+        # Quiet noise (σ = 0.03 log10) and a +15 % shift from day 60: about 2σ, sustained.
+        values = meth_and_amp(rng, sigma=0.03, clip=1.2)
+        return {code: value * 1.15 for code, value in values.items()} if index >= 60 else values
+
+    store_series("HS-01", 90, make)
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2020, 1, 1),
+        label="tight noise",
+        payload={"anomalies": {"cusum": {"min_shift_percent": 25}}},
+    )
+    run_anomalies(as_of=AS_OF)
+    assert not flags("cusum", analyte__code="METH")
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2021, 1, 1),
+        label="every shift",
+        payload={"anomalies": {"cusum": {"min_shift_percent": 0}}},
+    )
+    run_anomalies(as_of=AS_OF)
+    [flag] = flags("cusum", analyte__code="METH")
+    assert 1.05 < float(flag.params["ratio"]) < 1.25
 
 
 def test_cotinine_implying_another_population_is_one_notice_for_the_month(sites):

@@ -4,6 +4,7 @@ pages (explanations, precision per rule, evidence, the chart's data, the review 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from typing import Any
@@ -24,6 +25,7 @@ from jindu.core.testing.helpers import (
     make_user,
     ui_client,
 )
+from jindu.wastewater import services
 from jindu.wastewater.anomalies import anomaly_explanation, anomaly_review, run_anomalies
 from jindu.wastewater.models import WastewaterAnomaly
 from jindu.wastewater.tests.test_anomalies import (
@@ -51,6 +53,14 @@ def _spikes(index: int, rng: random.Random) -> Values:
 
 @pytest.fixture
 def flagged(sites) -> dict[str, Any]:
+    # District A wants a notice on every reported rain day (not the shipped default).
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2020, 1, 1),
+        label="rain days",
+        payload={"anomalies": {"flow": {"rain_alone": True}}},
+    )
     store_series("HS-01", 40, _spikes, rain={35})
     store_series("FH-01", 40, _spikes, seed=2)
     run_anomalies(as_of=AS_OF)
@@ -343,6 +353,13 @@ def test_browser_a_reviewer_reads_the_chart_and_confirms_a_flag(live_server, mon
     build_tree()
     make_user("b_reviewer", Role.DISTRICT_OFFICE, "330203", full_name="王海曙")
     site_create(actor=None, code="HS-01", name="海曙污水处理厂", org_unit_code="330203", population=200_000)
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2020, 1, 1),
+        label="rain days",
+        payload={"anomalies": {"flow": {"rain_alone": True}}},
+    )
     store_series("HS-01", 80, _spikes, rain={75})
     run_anomalies(as_of=AS_OF)
     flag = WastewaterAnomaly.objects.get(rule="meth_dumping")

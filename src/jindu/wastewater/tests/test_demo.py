@@ -405,3 +405,21 @@ def test_the_api_reads_the_results_as_plain_rows_with_the_same_items(demo):
         assert len(items) == 100 * 13
         statuses |= {item["status"] for item in items}
     assert statuses >= {ResultStatus.COMPUTED, ResultStatus.BELOW_LOQ}
+
+
+def test_the_anomaly_rules_find_the_planted_cases_when_the_demo_is_written(demo):
+    from jindu.wastewater.models import WastewaterAnomaly
+
+    report, _steps = demo
+    assert report.anomalies["findings"] == WastewaterAnomaly.objects.count() > 0
+    found = {
+        (flag.rule, flag.site.code, flag.day) for flag in WastewaterAnomaly.objects.select_related("site")
+    }
+    assert ("meth_dumping", "NB-NH-01", days_back(75)) in found
+    assert ("robust_z", "NB-YZ-01", days_back(45)) in found
+    assert any(rule == "heroin_marker" and site == "NB-JB-02" for rule, site, _day in found)
+    dumping = WastewaterAnomaly.objects.get(rule="meth_dumping")
+    assert dumping.level == "alert" and dumping.status == "new"
+    # Besides the planted cases the statistical rules stay rare: 6 sites × 13 analytes × about 90 judged days is
+    # some 7,000 series-days, of which at most 15 may be flagged (measured: 13, 4 of them the planted days).
+    assert WastewaterAnomaly.objects.filter(rule__in=["robust_z", "cusum"]).count() <= 15
