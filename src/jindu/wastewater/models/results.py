@@ -31,9 +31,15 @@ class AnalyteResult(OrgScopedModel):
     measurement = models.OneToOneField(
         Measurement, primary_key=True, on_delete=models.CASCADE, related_name="result"
     )
+    # The recomputation rewrites hundreds of thousands of rows: only the indexes reads use are kept. A site's
+    # series (site, analyte, day) and scoped lists (org_path, day) have their own below; the sample's is kept for
+    # the cascade when a sample is deleted. The other keys are never searched by.
+    org_unit = models.ForeignKey(
+        "core.OrgUnit", verbose_name=_("org unit"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     sample = models.ForeignKey(WastewaterSample, on_delete=models.CASCADE, related_name="+")
-    site = models.ForeignKey(SamplingSite, on_delete=models.CASCADE, related_name="+")
-    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(SamplingSite, on_delete=models.CASCADE, related_name="+", db_index=False)
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="+", db_index=False)
     end_date = models.DateField(_("end date"))
     status = models.CharField(_("status"), max_length=16, choices=ResultStatus.choices)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
@@ -49,7 +55,7 @@ class AnalyteResult(OrgScopedModel):
     loq_per_1000 = models.FloatField(_("LOQ as load per 1000"), null=True)
     population = models.PositiveIntegerField(_("population"), null=True)
     population_estimate = models.ForeignKey(
-        PopulationEstimate, null=True, on_delete=models.SET_NULL, related_name="+"
+        PopulationEstimate, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     sampling_rsd = models.FloatField(default=0)
     flow_rsd = models.FloatField(default=0)
@@ -58,7 +64,7 @@ class AnalyteResult(OrgScopedModel):
     seed = models.BigIntegerField(_("seed"), default=0)
     draws = models.PositiveIntegerField(_("draws"), default=0)
     settings_version = models.ForeignKey(
-        "core.PolicyVersion", null=True, on_delete=models.SET_NULL, related_name="+"
+        "core.PolicyVersion", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     computed_at = models.DateTimeField(_("computed at"))
 
