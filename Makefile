@@ -16,7 +16,11 @@ MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/
 	src/jindu/precursors/permits.py src/jindu/precursors/warnings.py src/jindu/precursors/inspections.py \
 	src/jindu/core/bulk.py src/jindu/wastewater/backcalc.py src/jindu/wastewater/uncertainty.py src/jindu/wastewater/periods.py \
 	src/jindu/wastewater/policies.py src/jindu/wastewater/catalogue.py src/jindu/wastewater/results.py \
-	src/jindu/wastewater/services.py src/jindu/wastewater/selectors.py
+	src/jindu/wastewater/services.py src/jindu/wastewater/selectors.py \
+	src/jindu/precursors/annual_reports.py src/jindu/precursors/api_annual_reports.py src/jindu/precursors/views_annual_reports.py \
+	src/jindu/wastewater/aggregates.py src/jindu/wastewater/local_index.py src/jindu/wastewater/rankings.py src/jindu/wastewater/exports.py src/jindu/wastewater/reports.py src/jindu/wastewater/charts.py src/jindu/wastewater/overview.py src/jindu/wastewater/index_settings.py src/jindu/wastewater/api_outputs.py \
+	src/jindu/wastewater/anomaly_settings.py src/jindu/wastewater/anomalies.py src/jindu/wastewater/api_anomalies.py src/jindu/wastewater/views_anomalies.py src/jindu/wastewater/urls_anomalies.py src/jindu/wastewater/tasks.py \
+	src/jindu/wastewater/lab_import.py src/jindu/wastewater/euda.py src/jindu/wastewater/api_imports.py src/jindu/wastewater/cli.py src/jindu/wastewater/demo.py
 
 .PHONY: setup demo serve test test-sqlite test-postgres check lint bench messages clean
 
