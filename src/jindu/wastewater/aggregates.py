@@ -173,7 +173,10 @@ def subject_for(user: Any, *, site: str = "", org_unit: str = "") -> Subject:
         raise ServiceError(
             _("Name either a site or an org unit."),
             code="subject_required",
-            fields={"site": _("a site code, or"), "org_unit": _("an org unit code")},
+            fields={
+                "site": _("a site code, or leave empty with an org unit"),
+                "org_unit": _("an org unit code, or leave empty with a site"),
+            },
         )
     return site_subject(user, site) if site else org_unit_subject(user, org_unit)
 

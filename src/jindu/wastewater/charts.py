@@ -22,6 +22,7 @@ EXTENT = "__extent__"
 def _names() -> dict[str, str]:
     return {
         "value": _("Load per 1000"),
+        # xgettext:no-python-format
         "band": _("95 % interval"),
         "low": _("2.5th percentile"),
         "loq": _("Below LOQ (the LOQ as an upper bound)"),
@@ -87,7 +88,11 @@ def ranking_chart(result: Ranking) -> dict[str, Any]:
         "value": [item.point for item in items],
         "low": [interval.p2_5 if interval else None for interval in intervals],
         "high": [interval.p97_5 if interval else None for interval in intervals],
-        "names": {"value": _("Point value"), "band": _("95 % interval")},
+        "names": {
+            "value": _("Point value"),
+            # xgettext:no-python-format
+            "band": _("95 % interval"),
+        },
         "height": max(200, 60 + 36 * len(items)),
     }
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from jindu.core.errors import Forbidden, NotFound, ServiceError, join_problems
@@ -50,7 +51,7 @@ def _set_choices(form: forms.Form, name: str, choices: list[tuple[Any, Any]]) ->
 class AnomalyFilterForm(StyledForm):
     site = forms.TypedChoiceField(label=_lazy("Site"), required=False, coerce=int, empty_value=None)
     rule = forms.ChoiceField(label=_lazy("Rule"), required=False)
-    level = forms.ChoiceField(label=_lazy("Level"), required=False)
+    level = forms.ChoiceField(label=pgettext_lazy("anomaly level", "Level"), required=False)
     status = forms.ChoiceField(label=_lazy("Status"), required=False)
 
     def __init__(self, *args: Any, sites: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:

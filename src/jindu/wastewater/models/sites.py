@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from jindu.core.models import OrgScopedModel
 from jindu.wastewater.permissions import MANAGE_SITES, VIEW_WASTEWATER
@@ -87,7 +88,7 @@ class SiteServedArea(models.Model):
 
 class PopulationMethod(models.TextChoices):
     REGISTERED = "registered", _("Registered or reported served population")  # 服务人口
-    DESIGN_CAPACITY = "design_capacity", _("Design capacity")  # 设计容量法
+    DESIGN_CAPACITY = "design_capacity", pgettext_lazy("population method", "Design capacity")  # 设计容量法
     FLOW = "flow", _("Flow-based")  # 流量法
     AMMONIUM = "nh4n", _("Ammonium nitrogen (NH4-N)")  # 氨氮
     COD = "cod", _("Chemical oxygen demand (COD)")
