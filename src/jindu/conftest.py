@@ -44,3 +44,15 @@ def _serial_live_server_on_sqlite() -> Iterator[None]:
     LiveServerThread.server_class = SerialWSGIServer
     yield
     LiveServerThread.server_class = original
+
+
+@pytest.fixture
+def english(settings) -> Iterator[None]:
+    """Messages in English for tests that read them: the default language is zh-Hans (a request without a
+    language cookie or Accept-Language gets Chinese), and a test that checks a message's wording checks the
+    source string. The zh-Hans catalogue itself is checked by the i18n tests."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

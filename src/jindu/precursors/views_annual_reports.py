@@ -35,7 +35,12 @@ YEARS_SHOWN = 5
 def _refused(request: HttpRequest, error: ServiceError) -> None:
     if isinstance(error, ACCESS_ERRORS):
         raise error
-    problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items() if name != "status")
+    # Messages that already name their problems ("The year is not valid: …") are not repeated.
+    problems = "; ".join(
+        f"{name}: {problem}"
+        for name, problem in error.fields.items()
+        if name != "status" and str(problem) not in error.message
+    )
     messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
 
 

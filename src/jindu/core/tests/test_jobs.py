@@ -71,6 +71,7 @@ def test_unknown_job_name_is_refused():
 
 
 @pytest.mark.slow
+@pytest.mark.embedded
 def test_job_runs_on_a_real_worker_over_redis(tmp_path):
     import redis
 

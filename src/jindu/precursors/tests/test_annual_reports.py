@@ -181,7 +181,7 @@ def test_bad_input_is_refused_naming_the_field_and_stores_nothing(ledger, payloa
     assert not AnnualReport.objects.exists() and not AnnualReportRevision.objects.exists()
 
 
-def test_the_year_must_have_ended_and_the_substance_be_listed_in_it(ledger):
+def test_the_year_must_have_ended_and_the_substance_be_listed_in_it(ledger, english):
     this_year = timezone.localdate().year
     for year, problem in ((this_year + 1, "in the future"), (this_year, "has not ended yet")):
         with pytest.raises(ServiceError) as refused:

@@ -33,7 +33,8 @@ from jindu.wastewater.anomaly_settings import DEFAULT_ANOMALY_SETTINGS
 from jindu.wastewater.models import AnalyteResult, WastewaterAnomaly, WastewaterSample
 from jindu.wastewater.policies import validate_settings
 
-pytestmark = pytest.mark.django_db
+# Explanations and labels are checked in their English source wording.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 AS_OF = dt.date(2025, 6, 30)
 

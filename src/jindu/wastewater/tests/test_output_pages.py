@@ -220,7 +220,7 @@ def test_the_rankings_page(users, sites):
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
 
 
-def test_the_map_draws_catchments_and_points(users, sites):
+def test_the_map_draws_catchments_and_points(users, sites, english):
     SamplingSite.objects.filter(pk=sites["a"].pk).update(catchment=CATCHMENT)
     SamplingSite.objects.filter(pk=sites["b"].pk).update(latitude=29.65, longitude=121.40)
     site_create(actor=None, code="NO-GEO", name="无坐标", org_unit_code="330213", population=1000)
