@@ -1263,6 +1263,7 @@ class RunSummary:
     updated: int = 0
     unchanged: int = 0
     reviewed: int = 0
+    withdrawn: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -1277,6 +1278,8 @@ class RunSummary:
             "unchanged": self.unchanged,
             # Findings whose flag was reviewed already: a review is never changed by the engine.
             "reviewed": self.reviewed,
+            # New flags of the judged sites and days that the rules no longer raise (a value corrected).
+            "withdrawn": self.withdrawn,
             "by_rule": dict(sorted(self.by_rule.items())),
             "seconds": round(self.seconds, 3),
         }
@@ -1348,20 +1351,43 @@ def _store(ctx: AnomalyContext, findings: list[Finding], summary: RunSummary, *,
                         **values,
                     )
                 )
-            elif existing.status != AnomalyStatus.NEW:
+            elif existing.status in (AnomalyStatus.CONFIRMED, AnomalyStatus.DISMISSED):
                 summary.reviewed += 1
-            elif all(getattr(existing, name) == value for name, value in values.items()):
+            elif existing.status == AnomalyStatus.NEW and all(
+                getattr(existing, name) == value for name, value in values.items()
+            ):
                 summary.unchanged += 1
             else:
+                # A new flag found with other figures, or a withdrawn one raised again (new once more).
                 for name, value in values.items():
                     setattr(existing, name, value)
+                existing.status = AnomalyStatus.NEW
                 existing.last_updated = now
                 changed.append(existing)
         WastewaterAnomaly.objects.bulk_create(created, batch_size=500)
         if changed:
-            WastewaterAnomaly.objects.bulk_update(changed, [*STORED_FIELDS, "last_updated"], batch_size=500)
+            WastewaterAnomaly.objects.bulk_update(
+                changed, [*STORED_FIELDS, "status", "last_updated"], batch_size=500
+            )
+        # New flags of the judged sites and days that this run did not raise again: their cause is gone (a value
+        # corrected or removed, a rule switched off for the region). Withdrawn, not deleted, so that the list
+        # still shows what was flagged; a reviewed flag is the reviewer's and stays as it is.
+        gone = [
+            pk
+            for pk, key in WastewaterAnomaly.objects.filter(
+                site_id__in=list(ctx.sites),
+                day__gte=ctx.first_day,
+                day__lte=ctx.as_of,
+                status=AnomalyStatus.NEW,
+            ).values_list("pk", "dedup_key")
+            if key not in merged
+        ]
+        if gone:
+            summary.withdrawn = WastewaterAnomaly.objects.filter(pk__any=gone).update(
+                status=AnomalyStatus.WITHDRAWN, last_updated=now
+            )
         summary.created, summary.updated = len(created), len(changed)
-        if created or changed:
+        if created or changed or summary.withdrawn:
             audit_write(
                 action=AuditAction.CREATE,
                 object_type=WastewaterAnomaly._meta.label_lower,
@@ -1373,6 +1399,7 @@ def _store(ctx: AnomalyContext, findings: list[Finding], summary: RunSummary, *,
                     "sites": len(ctx.sites),
                     "created": summary.created,
                     "updated": summary.updated,
+                    "withdrawn": summary.withdrawn,
                     "by_rule": dict(sorted(summary.by_rule.items())),
                     "requested_by": requested_by,
                 },
@@ -1472,6 +1499,8 @@ REVIEW_STEPS: dict[str, tuple[str, ...]] = {
     AnomalyStatus.NEW: (AnomalyStatus.CONFIRMED, AnomalyStatus.DISMISSED),
     AnomalyStatus.CONFIRMED: (AnomalyStatus.NEW,),
     AnomalyStatus.DISMISSED: (AnomalyStatus.NEW,),
+    # A withdrawn flag is not reviewed: the engine raises it again (new) if its cause comes back.
+    AnomalyStatus.WITHDRAWN: (),
 }
 
 
@@ -1492,8 +1521,10 @@ def anomaly_review(*, actor: Any, anomaly: WastewaterAnomaly, status: str, note:
         raise NotFound()
     note = (note or "").strip()
     fields: dict[str, str] = {}
-    if status not in AnomalyStatus.values:
-        fields["status"] = _("one of %(values)s") % {"values": ", ".join(AnomalyStatus.values)}
+    if status not in REVIEW_STEPS[AnomalyStatus.NEW] + (AnomalyStatus.NEW,):
+        fields["status"] = _("one of %(values)s") % {
+            "values": ", ".join((AnomalyStatus.NEW, *REVIEW_STEPS[AnomalyStatus.NEW]))
+        }
     if len(note) < REVIEW_NOTE_MIN:
         fields["note"] = _("at least %(count)s characters saying why") % {"count": REVIEW_NOTE_MIN}
     if fields:

@@ -103,14 +103,15 @@ def get_cf_set(request: HttpRequest, reference: str) -> Any:
 def get_settings(request: HttpRequest, org_unit: str = "", on: dt.date | None = None) -> Any:
     """The shipped defaults under the keys of the version in force (nearest region, latest effective date)."""
     require_permission(request.user, VIEW_WASTEWATER)
-    unit = request.user.org_unit
+    unit = request.user.org_unit  # type: ignore[union-attr]  # the API authenticates every caller
     if org_unit:
         from jindu.core.models import OrgUnit
         from jindu.core.scoping import in_roots, search_root_ids
 
-        unit = OrgUnit.objects.filter(code=org_unit).first()
-        if unit is None or not in_roots(unit.pk, search_root_ids(request.user)):
+        named = OrgUnit.objects.filter(code=org_unit).first()
+        if named is None or not in_roots(named.pk, search_root_ids(request.user)):
             raise NotFound()
+        unit = named
     settings = settings_in_force(unit, on or timezone.localdate())
     version = settings.version
     return {
@@ -120,7 +121,7 @@ def get_settings(request: HttpRequest, org_unit: str = "", on: dt.date | None = 
             "id": version.pk,
             "label": version.label,
             "effective_from": version.effective_from.isoformat(),
-            "region": version.region.code if version.region_id else None,
+            "region": version.region.code if version.region is not None else None,
         }
         if version
         else None,

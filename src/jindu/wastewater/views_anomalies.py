@@ -39,6 +39,7 @@ STATUS_BADGES = {
     AnomalyStatus.NEW: "bg-yellow-lt",
     AnomalyStatus.CONFIRMED: "bg-green-lt",
     AnomalyStatus.DISMISSED: "bg-secondary-lt",
+    AnomalyStatus.WITHDRAWN: "bg-secondary-lt text-decoration-line-through",
 }
 
 

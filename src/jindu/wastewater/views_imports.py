@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from jindu.core.errors import Forbidden, NotFound, ServiceError
 from jindu.core.forms import StyledForm
-from jindu.core.models import OrgUnit
+from jindu.core.models import OrgUnit, User
 from jindu.core.scoping import access_object, require_permission, search_root_ids
 from jindu.core.views import ui_errors
 from jindu.wastewater import euda, lab_import, services
@@ -32,6 +32,12 @@ from jindu.wastewater.models import (
 )
 from jindu.wastewater.permissions import CAPTURE_SAMPLES, MANAGE_FACTORS, VIEW_WASTEWATER
 from jindu.wastewater.policies import settings_in_force
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in account (every view here requires one)."""
+    return cast(User, request.user)
+
 
 # --- Import -------------------------------------------------------------------------------------------------------
 
@@ -135,7 +141,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lab_import": found,
             "page": page,
             "sites": _site_links(codes),
-            "may_import": request.user.has_jindu_perm(CAPTURE_SAMPLES),
+            "may_import": _user(request).has_jindu_perm(CAPTURE_SAMPLES),
         },
     )
 
@@ -145,7 +151,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _default_cf_set_name(request: HttpRequest) -> str:
     try:
-        return settings_in_force(request.user.org_unit, timezone.localdate()).default_cf_set
+        return settings_in_force(_user(request).org_unit, timezone.localdate()).default_cf_set
     except NotFound:
         return ""
 
@@ -170,7 +176,7 @@ def cf_set_list(request: HttpRequest) -> HttpResponse:
         {
             "groups": [{"name": name, "versions": versions} for name, versions in groups.items()],
             "default_name": default_name,
-            "may_manage": request.user.has_jindu_perm(MANAGE_FACTORS),
+            "may_manage": _user(request).has_jindu_perm(MANAGE_FACTORS),
         },
     )
 
@@ -180,7 +186,7 @@ def cf_set_list(request: HttpRequest) -> HttpResponse:
 def cf_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One version: its factors with CF = (M_parent / M_biomarker) / f, sources and unverified values marked."""
     # Sets are platform-wide configuration: every wastewater reader sees them; others get "not found".
-    if not request.user.has_jindu_perm(VIEW_WASTEWATER):
+    if not _user(request).has_jindu_perm(VIEW_WASTEWATER):
         raise NotFound()
     factor_set = CorrectionFactorSet.objects.select_related("created_by").filter(pk=pk).first()
     if factor_set is None:
@@ -204,7 +210,7 @@ def cf_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "is_default": factor_set.name == default_name and factor_set.version == versions[0]["version"],
             "is_latest": factor_set.version == versions[0]["version"],
             "unverified": sum(1 for factor in factors if not factor.verified),
-            "may_manage": request.user.has_jindu_perm(MANAGE_FACTORS),
+            "may_manage": _user(request).has_jindu_perm(MANAGE_FACTORS),
         },
     )
 
@@ -240,7 +246,7 @@ class FactorForm(StyledForm):
 
     def __init__(self, *args: Any, analytes: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["analyte"].choices = [("", "—"), *(analytes or [])]
+        cast(forms.ChoiceField, self.fields["analyte"]).choices = [("", "—"), *(analytes or [])]
 
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", {}) or {}
@@ -390,7 +396,7 @@ def comparison(request: HttpRequest) -> HttpResponse:
                 "highlight": True,
             }
         )
-        chart_items.sort(key=lambda item: -item["value"])
+        chart_items.sort(key=lambda item: -cast(float, item["value"]))
     context.update(
         {
             "metabolites": [

@@ -24,6 +24,8 @@ class AnomalyStatus(models.TextChoices):
     NEW = "new", pgettext_lazy("anomaly status", "New")
     CONFIRMED = "confirmed", pgettext_lazy("anomaly status", "Confirmed")
     DISMISSED = "dismissed", pgettext_lazy("anomaly status", "Dismissed")
+    # Set by the engine, never by a reviewer: a rerun over the flag's day no longer finds it (a value corrected).
+    WITHDRAWN = "withdrawn", pgettext_lazy("anomaly status", "Withdrawn")
 
 
 class WastewaterAnomaly(OrgScopedModel):

@@ -585,6 +585,77 @@ def test_rerunning_never_duplicates_and_new_evidence_updates_the_open_flag(sites
     assert run_records.count() == 3  # the runs that created or changed flags, not the idle rerun
 
 
+def test_a_corrected_value_withdraws_its_new_flags_and_they_come_back_with_their_cause(sites, users):
+    spike = 65
+    spiked: dict[str, float] = {}
+
+    def make(index: int, rng: random.Random) -> Values:
+        values = meth_and_amp(rng)
+        if index == spike:
+            spiked.update(METH=values["METH"] * 10, AMP=values["METH"] * 10 * 0.01)
+            return dict(spiked)
+        return values
+
+    store_series("HS-01", 70, make)
+    store_series("FH-01", 70, make)
+    assert run_anomalies(as_of=AS_OF)["created"] == 4
+    day = days_before(70 - 1 - spike)
+    z_flag = WastewaterAnomaly.objects.get(site=sites["a"], rule="robust_z")
+    dumping = WastewaterAnomaly.objects.get(site=sites["a"], rule="meth_dumping")
+    anomaly_review(
+        actor=users["district_a"], anomaly=z_flag, status="confirmed", note="lab checked the spike"
+    )
+
+    def correct(values: Values) -> None:
+        entry = services.SampleEntry(
+            site="HS-01",
+            end_date=day,
+            flow_m3_per_day=50_000,
+            measurements=[
+                services.MeasurementEntry(analyte=code, ng_per_l=round(value, 4))
+                for code, value in values.items()
+            ],
+        )
+        services.samples_store(actor=None, entries=[entry], replace=True)
+
+    # The lab corrects the day (a dilution error): 100 ng/L of METH, the usual amphetamine share.
+    correct({"METH": 100.0, "AMP": 9.0})
+    # A run whose window starts after the day judges nothing there and withdraws nothing.
+    assert (
+        run_anomalies(as_of=AS_OF, site_ids=[sites["a"].pk], since=day + dt.timedelta(days=1))["withdrawn"]
+        == 0
+    )
+    summary = run_anomalies(as_of=AS_OF, site_ids=[sites["a"].pk], since=day)
+    assert summary["findings"] == 0 and summary["withdrawn"] == 1 and summary["created"] == 0
+    dumping.refresh_from_db()
+    z_flag.refresh_from_db()
+    assert dumping.status == "withdrawn" and dumping.get_status_display() == "Withdrawn"
+    assert z_flag.status == "confirmed"  # a reviewed flag is the reviewer's, whatever the rules say now
+    # The other site was not judged: its flags stay new.
+    assert set(WastewaterAnomaly.objects.filter(site=sites["b"]).values_list("status", flat=True)) == {"new"}
+    record = AuditRecord.objects.filter(
+        object_type="wastewater.wastewateranomaly", object_id__startswith="run:"
+    )
+    assert record.latest("sequence").detail["withdrawn"] == 1
+    # Nobody reviews a withdrawn flag, and nobody withdraws one by hand.
+    with pytest.raises(AnomalyConflict):
+        anomaly_review(
+            actor=users["district_a"], anomaly=dumping, status="dismissed", note="it was corrected"
+        )
+    other = WastewaterAnomaly.objects.get(site=sites["b"], rule="meth_dumping")
+    with pytest.raises(ServiceError) as refused:
+        anomaly_review(actor=users["district_b"], anomaly=other, status="withdrawn", note="no longer there")
+    assert refused.value.status == 400 and set(refused.value.fields) == {"status"}
+    # The correction is taken back: the same flag is new again, with its figures.
+    correct(spiked)
+    again = run_anomalies(as_of=AS_OF, site_ids=[sites["a"].pk], since=day)
+    assert (
+        again["created"] == 0 and again["updated"] == 1 and again["reviewed"] == 1 and again["withdrawn"] == 0
+    )
+    dumping.refresh_from_db()
+    assert dumping.status == "new" and WastewaterAnomaly.objects.filter(rule="meth_dumping").count() == 2
+
+
 def test_a_run_reads_with_the_same_queries_for_more_sites_and_days(sites, django_assert_num_queries):
     """The context loads everything with grouped queries: more days, or another site of a district already
     read, cost no query more (the rules themselves query nothing)."""

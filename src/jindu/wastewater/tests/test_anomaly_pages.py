@@ -318,6 +318,13 @@ def test_ui_detail_shows_explanation_evidence_chart_and_reviews(flagged, users, 
         'data-testid="review-form"'
         in ui_client(users["city"]).get(f"{PAGES}{flagged['b'].pk}/").content.decode()
     )
+    # A flag the rules withdrew says so and takes no review; the list filters on the status.
+    WastewaterAnomaly.objects.filter(pk=flagged["b"].pk).update(status="withdrawn")
+    withdrawn = ui_client(users["city"]).get(f"{PAGES}{flagged['b'].pk}/").content.decode()
+    assert 'data-testid="withdrawn"' in withdrawn and "no longer raises it" in withdrawn
+    assert 'data-testid="review-form"' not in withdrawn
+    listed = ui_client(users["city"]).get(f"{PAGES}?status=withdrawn").content.decode()
+    assert listed.count("<tr data-anomaly=") == 1 and f'data-anomaly="{flagged["b"].pk}"' in listed
 
 
 def test_ui_run_starts_a_job(flagged, users, django_capture_on_commit_callbacks):
