@@ -22,7 +22,7 @@ MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/
 	src/jindu/wastewater/anomaly_settings.py src/jindu/wastewater/anomalies.py src/jindu/wastewater/api_anomalies.py src/jindu/wastewater/views_anomalies.py src/jindu/wastewater/urls_anomalies.py src/jindu/wastewater/tasks.py \
 	src/jindu/wastewater/lab_import.py src/jindu/wastewater/euda.py src/jindu/wastewater/api_imports.py src/jindu/wastewater/cli.py src/jindu/wastewater/demo.py \
 	src/jindu/wastewater/api.py src/jindu/wastewater/schemas.py src/jindu/wastewater/permissions.py src/jindu/wastewater/urls.py src/jindu/wastewater/urls_imports.py src/jindu/wastewater/urls_outputs.py \
-	src/jindu/wastewater/views_imports.py src/jindu/wastewater/views_outputs.py src/jindu/wastewater/views_outputs_areas.py
+	src/jindu/wastewater/views_imports.py src/jindu/wastewater/views_outputs.py src/jindu/wastewater/views_outputs_areas.py src/jindu/wastewater/views_samples.py
 
 .PHONY: setup demo serve test test-sqlite test-postgres check lint bench messages clean
 

@@ -1,8 +1,8 @@
-"""Wastewater pages: outputs (sites, rankings, map, export, quarterly reports)."""
+"""Wastewater pages: outputs (sites, samples, rankings, map, export, quarterly reports)."""
 
 from django.urls import path
 
-from jindu.wastewater import views_outputs, views_outputs_areas
+from jindu.wastewater import views_outputs, views_outputs_areas, views_samples
 
 urlpatterns: list = [
     path("sites/", views_outputs.site_list, name="site_list"),
@@ -13,6 +13,7 @@ urlpatterns: list = [
         views_outputs.population_default,
         name="population_default",
     ),
+    path("samples/<int:pk>/", views_samples.sample_detail, name="sample_detail"),
     path("rankings/", views_outputs_areas.ranking_page, name="rankings"),
     path("map/", views_outputs_areas.map_page, name="map"),
     path("export/", views_outputs_areas.export_page, name="export"),
