@@ -14,7 +14,7 @@ MYPY_MODULES := src/jindu/core/crypto.py src/jindu/core/validators.py src/jindu/
 	src/jindu/precursors/services.py src/jindu/precursors/selectors.py src/jindu/precursors/epcis/vocab.py \
 	src/jindu/precursors/epcis/document.py src/jindu/precursors/rating.py src/jindu/precursors/ledger_upload.py \
 	src/jindu/precursors/permits.py src/jindu/precursors/warnings.py src/jindu/precursors/inspections.py \
-	src/jindu/core/bulk.py src/jindu/wastewater/backcalc.py src/jindu/wastewater/uncertainty.py src/jindu/wastewater/periods.py \
+	src/jindu/core/bulk.py src/jindu/core/gcpause.py src/jindu/wastewater/backcalc.py src/jindu/wastewater/uncertainty.py src/jindu/wastewater/periods.py \
 	src/jindu/wastewater/policies.py src/jindu/wastewater/catalogue.py src/jindu/wastewater/results.py \
 	src/jindu/wastewater/services.py src/jindu/wastewater/selectors.py \
 	src/jindu/precursors/annual_reports.py src/jindu/precursors/api_annual_reports.py src/jindu/precursors/views_annual_reports.py \

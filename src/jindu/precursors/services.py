@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from jindu.core.audit import audit_write
 from jindu.core.crypto import get_provider
 from jindu.core.errors import NotFound, ServiceError
+from jindu.core.gcpause import gc_paused
 from jindu.core.models import AuditAction, OrgUnit
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
 from jindu.core.validators import validate_uscc
@@ -277,6 +279,21 @@ def epcis_capture(
     transaction with its quantities in kg pure and its balance terms. Business checks (unknown classes,
     parties or sites; future times) become warnings on the events, never refusals. An event already captured
     for this firm (same content) is skipped, so a client may resend a document safely."""
+    # A document of 1,000 events makes some 200,000 acyclic objects, which set off the collector again and again
+    # (bench_precursors: p95 per document 313 ms with it, 244 ms with the pause).
+    with gc_paused():
+        return _epcis_capture(
+            actor=actor,
+            enterprise=enterprise,
+            document=document,
+            source=source,
+            document_bytes=document_bytes,
+        )
+
+
+def _epcis_capture(
+    *, actor: Any, enterprise: Enterprise, document: Any, source: str, document_bytes: bytes | None
+) -> EpcisCapture:
     try:
         # Only units the platform converts to kg: anything else is refused as bad input (400), not stored.
         parsed = parse_document(
@@ -445,6 +462,15 @@ _QUANTITY_COLUMNS = (
 )
 
 
+def _json_text(value: Any) -> str:
+    """JSON text for COPY into a jsonb column. orjson, because the json module took a sixth of a capture's time
+    here; the json module for what orjson refuses (integers beyond 64 bits, which a document may hold)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
+
+
 def _store_events_by_copy(
     capture: EpcisCapture,
     enterprise: Enterprise,
@@ -485,8 +511,8 @@ def _store_events_by_copy(
                         event.disposition or "",
                         event.read_point or "",
                         event.biz_location or "",
-                        json.dumps(event.raw, ensure_ascii=False),
-                        json.dumps(warnings, ensure_ascii=False),
+                        _json_text(event.raw),
+                        _json_text(warnings),
                     )
                 )
         with raw.copy(f"COPY {quantity_table} ({', '.join(_QUANTITY_COLUMNS)}) FROM STDIN") as copy:

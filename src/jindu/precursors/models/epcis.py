@@ -77,7 +77,11 @@ class EpcisEvent(OrgScopedModel):
     ``errorDeclaration``."""
 
     capture = models.ForeignKey(EpcisCapture, on_delete=models.PROTECT, related_name="events")
-    enterprise = models.ForeignKey("precursors.Enterprise", on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (enterprise, content_hash) and (enterprise, event_time) lead with it, and
+    # every index costs the capture (thousands of rows a second) its upkeep.
+    enterprise = models.ForeignKey(
+        "precursors.Enterprise", on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     event_type = models.CharField(_("event type"), max_length=24)
     action = models.CharField(_("action"), max_length=8, blank=True)
     event_time = models.DateTimeField(_("event time"))
@@ -130,7 +134,10 @@ class EpcisQuantity(models.Model):
     The firm and the event time are copied here so balances are one grouped scan of this table."""
 
     event = models.ForeignKey(EpcisEvent, on_delete=models.CASCADE, related_name="quantities")
-    enterprise = models.ForeignKey("precursors.Enterprise", on_delete=models.PROTECT, related_name="+")
+    # Indexed by epcis_quantity_balance, which leads with it.
+    enterprise = models.ForeignKey(
+        "precursors.Enterprise", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     event_time = models.DateTimeField(_("event time"))
     role = models.CharField(_("role"), max_length=8)  # quantity, child, input, output
     epc_class = models.CharField(_("EPC class"), max_length=256)

@@ -147,6 +147,21 @@ def test_resending_a_document_stores_nothing_twice(firms):
     assert EpcisEvent.objects.count() == 7
 
 
+def test_extension_values_are_stored_as_sent_even_beyond_64_bit_integers(firms):
+    """What the standard allows in an extension field is kept as sent, including an integer that PostgreSQL's
+    bulk path cannot encode with its fast encoder (it falls back to the json module)."""
+    client = api_client(firms["user_a"])
+    [first, *_rest] = ledger_events()
+    first["jd:batchSerial"] = 123456789012345678901234567890
+    first["jd:note"] = "丙酮 入库，批次 LOT-1"
+    assert capture(client, ledger_document(FIRM_A, [first])).json()["event_count"] == 1
+    stored = EpcisEvent.objects.get()
+    assert stored.document["jd:batchSerial"] == 123456789012345678901234567890
+    assert stored.document["jd:note"] == "丙酮 入库，批次 LOT-1"
+    [returned] = client.get(EVENTS).json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert returned["jd:batchSerial"] == 123456789012345678901234567890
+
+
 def test_an_invalid_document_is_refused_whole_with_the_path_of_each_problem(firms):
     client = api_client(firms["user_a"])
     events = ledger_events()
