@@ -224,6 +224,9 @@ class Score:
     mad: float
     count: int
     history_days: int
+    # "weekday" or "weekend" when the baseline held only days of the point's own type (analytes with a weekly
+    # pattern: robust_z.day_type_baseline), "" when it held every day.
+    day_type: str = ""
 
     @property
     def median_value(self) -> float:
@@ -240,6 +243,8 @@ class _Series:
     # The quantified points only, as day ordinals and log10 values, for windows by bisection.
     days: list[int] = field(default_factory=list)
     logs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Day of the week (0 Monday … 6 Sunday) of each quantified point, for baselines of one day type.
+    weekdays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
 
 def sample_evidence(point: Point, analyte: str, unit: str, role: str = "") -> dict[str, Any]:
@@ -390,6 +395,7 @@ class AnomalyContext:
                 points,
                 [point.day.toordinal() for point in quantified],
                 np.log10(np.array([point.value for point in quantified], dtype=float)),
+                np.array([point.day.weekday() for point in quantified], dtype=int),
             )
         for pk, site_id, day, flow, rain in (
             WastewaterSample.objects.filter(
@@ -408,6 +414,12 @@ class AnomalyContext:
 
     def unit(self, site_id: int) -> str:
         return "mg/day/1000" if self.sites[site_id].population else "mg/day"
+
+    def weekend_days(self, site_id: int, day: dt.date) -> frozenset[int]:
+        """The days of the week that count as weekend for the site on the day (the settings' ``day_split``)."""
+        return frozenset(
+            self.book.resolve(self.sites[site_id].org_unit_id, day).payload["day_split"]["weekend"]
+        )
 
     # Reading -------------------------------------------------------------------------------------------------
 
@@ -439,15 +451,30 @@ class AnomalyContext:
             day = point.day.toordinal()
             low = bisect_left(series.days, day - history)
             high = bisect_left(series.days, day)
-            if high - low >= int(settings["min_history"]):
-                window = series.logs[low:high]
+            window = series.logs[low:high]
+            day_type = ""
+            if code in settings["robust_z"]["day_type_baseline"]:
+                # MDMA or cocaine peak at weekends: a Saturday is judged against Fridays to Mondays only, so the
+                # weekly rhythm is not taken for spikes and drops (the settings' weekday/weekend split).
+                weekend = self.weekend_days(site_id, point.day)
+                on_weekend = point.day.weekday() in weekend
+                same_type = np.isin(series.weekdays[low:high], list(weekend)) == on_weekend
+                window = window[same_type]
+                day_type = "weekend" if on_weekend else "weekday"
+            if len(window) >= int(settings["min_history"]):
                 median = float(np.median(window))
                 mad = max(
                     float(np.median(np.abs(window - median))), float(settings["robust_z"]["min_mad_log10"])
                 )
                 log_value = math.log10(point.value)
                 found = Score(
-                    MAD_SCALE * (log_value - median) / mad, log_value, median, mad, high - low, history
+                    MAD_SCALE * (log_value - median) / mad,
+                    log_value,
+                    median,
+                    mad,
+                    len(window),
+                    history,
+                    day_type,
                 )
         self._scores[key] = found
         return found
@@ -489,19 +516,43 @@ def rule_robust_z(ctx: AnomalyContext) -> list[Finding]:
             threshold = float(settings["threshold"])
             if score is None or abs(score.z) <= threshold:
                 continue
-            if score.z > 0:
+            if score.z > 0 and not score.day_type:
                 level = settings["spike_level"]
                 message = gettext_noop(
                     "Spike: %(analyte)s on %(day)s was %(value)s %(unit)s, %(ratio)s× the median of %(median)s "
                     "over the %(count)s quantified days of the previous %(history_days)s days. Robust z of the "
                     "log10 value = %(z)s (MAD %(mad)s), above the threshold of %(threshold)s."
                 )
-            elif settings["drops"]:
+            elif score.z > 0 and score.day_type == "weekend":
+                level = settings["spike_level"]
+                message = gettext_noop(
+                    "Spike: %(analyte)s on %(day)s was %(value)s %(unit)s, %(ratio)s× the median of %(median)s "
+                    "over the %(count)s quantified weekend days of the previous %(history_days)s days (its "
+                    "baseline holds weekend days only, for its weekly rhythm). Robust z of the log10 value = "
+                    "%(z)s (MAD %(mad)s), above the threshold of %(threshold)s."
+                )
+            elif score.z > 0:
+                level = settings["spike_level"]
+                message = gettext_noop(
+                    "Spike: %(analyte)s on %(day)s was %(value)s %(unit)s, %(ratio)s× the median of %(median)s "
+                    "over the %(count)s quantified weekdays of the previous %(history_days)s days (its baseline "
+                    "holds weekdays only, for its weekly rhythm). Robust z of the log10 value = %(z)s (MAD "
+                    "%(mad)s), above the threshold of %(threshold)s."
+                )
+            elif settings["drops"] and not score.day_type:
                 level = settings["drop_level"]
                 message = gettext_noop(
                     "Drop: %(analyte)s on %(day)s was %(value)s %(unit)s, %(ratio)s× the median of %(median)s "
                     "over the %(count)s quantified days of the previous %(history_days)s days. Robust z of the "
                     "log10 value = %(z)s (MAD %(mad)s), below −%(threshold)s."
+                )
+            elif settings["drops"]:
+                level = settings["drop_level"]
+                message = gettext_noop(
+                    "Drop: %(analyte)s on %(day)s was %(value)s %(unit)s, %(ratio)s× the median of %(median)s "
+                    "over the %(count)s quantified days of the same type (weekday or weekend) in the previous "
+                    "%(history_days)s days. Robust z of the log10 value = %(z)s (MAD %(mad)s), below "
+                    "−%(threshold)s."
                 )
             else:
                 continue

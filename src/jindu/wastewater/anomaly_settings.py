@@ -30,6 +30,9 @@ DEFAULT_ANOMALY_SETTINGS: dict[str, Any] = {
         "spike_level": "warning",
         "drop_level": "notice",
         "drops": True,
+        # Analytes with a weekly rhythm (weekend use): each day is judged against the days of its own type only
+        # (weekday or weekend by the settings' day_split), so that every Saturday is not a spike. Codes.
+        "day_type_baseline": ["MDMA", "MDA", "COC", "BE"],
     },
     # One-sided CUSUMs (up and down) of the same standardised series, for sustained shifts no single day shows.
     # Slack k and threshold h in σ units; with k = 0.5 and h = 8 a clean series raises a false alarm about once
@@ -204,6 +207,11 @@ def anomaly_settings_problems(settings: Any) -> list[str]:
     check.level("robust_z.spike_level")
     check.level("robust_z.drop_level")
     check.flag("robust_z.drops")
+    codes = check.value("robust_z.day_type_baseline")
+    if not isinstance(codes, list) or not all(
+        isinstance(code, str) and 0 < len(code) <= 16 for code in codes
+    ):
+        check.problems.append("anomalies.robust_z.day_type_baseline must be a list of analyte codes.")
     check.number("cusum.slack", minimum=0, maximum=10)
     check.number("cusum.threshold", above=0, maximum=1000)
     slack, clip = check.value("cusum.slack"), check.number("cusum.clip", above=0, maximum=100)

@@ -238,6 +238,53 @@ def test_no_day_is_judged_before_four_weeks_of_history(sites):
     assert ctx.score(sites["a"].pk, "METH", points[28]).count == 28
 
 
+def weekly_mdma(spike_day: dt.date | None = None) -> Callable[[int, random.Random], Values]:
+    """METH and AMP as usual, and MDMA with a weekly rhythm: 2.5 times as high on Friday to Monday (EUDA's
+    weekend) as on Tuesday to Thursday; ``spike_day`` five times its weekend level."""
+
+    def make(index: int, rng: random.Random) -> Values:
+        day = days_before(120 - 1 - index)
+        values = meth_and_amp(rng)
+        mdma = 20.0 * noise(rng, 0.03) * (2.5 if day.weekday() in (4, 5, 6, 0) else 1.0)
+        values["MDMA"] = mdma * 5 if day == spike_day else mdma
+        return values
+
+    return make
+
+
+def test_a_weekly_rhythm_is_judged_against_days_of_the_same_type(sites, users):
+    saturday = next(days_before(n) for n in range(10, 20) if days_before(n).weekday() == 5)
+    store_series("HS-01", 120, weekly_mdma(spike_day=saturday))
+    summary = run_anomalies(as_of=AS_OF)
+    # MDMA is judged weekend against weekend, weekday against weekday (the shipped settings): only the spike.
+    [spike] = flags("robust_z", analyte__code="MDMA")
+    assert spike.day == saturday and spike.level == "warning" and summary["by_rule"] == {"robust_z": 1}
+    text = anomaly_explanation(spike)
+    assert "weekend days of the previous 365 days" in text and "weekend days only" in text
+    ctx = AnomalyContext(AS_OF)
+    score = ctx.score(
+        sites["a"].pk, "MDMA", next(p for p in ctx.points(sites["a"].pk, "MDMA") if p.day == saturday)
+    )
+    earlier = [days_before(n) for n in range(119, -1, -1) if days_before(n) < saturday]
+    assert score.day_type == "weekend"
+    assert score.count == sum(1 for day in earlier if day.weekday() in (4, 5, 6, 0)) < len(earlier)
+    # The weekend level: 50 ng/L × 50,000 m³/d for 200,000 inhabitants = 12.5 mg/day/1000 (weekdays: 5).
+    assert figure_value(spike, "Median of the baseline") == pytest.approx(12.5, rel=0.05)
+    # A region that judges MDMA against every day sees its weekly rhythm as drops on Tuesdays to Thursdays.
+    WastewaterAnomaly.objects.all().delete()
+    services.settings_publish(
+        actor=None,
+        region_code="330203",
+        effective_from=dt.date(2020, 1, 1),
+        label="one baseline for every day",
+        payload={"anomalies": {"robust_z": {"day_type_baseline": []}}},
+    )
+    run_anomalies(as_of=AS_OF)
+    drops = [flag for flag in flags("robust_z", analyte__code="MDMA") if flag.level == "notice"]
+    assert len(drops) > 20 and {flag.day.weekday() for flag in drops} <= {1, 2, 3}
+    assert "same type" not in anomaly_explanation(drops[0])
+
+
 def test_days_under_the_loq_are_never_numbers(sites):
     """Every third day METH is under its LOQ (5 ng/L, far below the usual 100). Used as numbers (LOQ, LOQ/2 or
     0) they would drag the median down and the quantified days up to "spikes"; the LOQ days themselves would be
@@ -761,6 +808,10 @@ def test_settings_problems_name_their_key():
             "anomalies.population_marker.domestic_share",
         ),
         "object": ({"flow": 3}, "anomalies.flow must be an object."),
+        "codes": (
+            {"robust_z": {"day_type_baseline": "MDMA"}},
+            "anomalies.robust_z.day_type_baseline must be a list of analyte codes.",
+        ),
     }
     for name, (payload, message) in cases.items():
         problems = validate_settings({"anomalies": payload})
