@@ -5,6 +5,7 @@ Every Jindu endpoint answers errors as ``{"error": {"code", "message", "fields"}
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -170,3 +171,16 @@ ERRORS: dict[int, Any] = {
     422: ErrorOut,
     429: ErrorOut,
 }
+
+
+def date_parameter_value(value: str | None, name: str) -> dt.date | None:
+    """An optional ``YYYY-MM-DD`` query parameter read from ``request.GET`` (``from`` and ``to`` are Python
+    keywords, so endpoints read them by hand): None when absent or empty, a 400 naming it when malformed."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ServiceError(
+            _("%(name)s must be a date like 2026-03-01.") % {"name": name}, fields={name: _("not a date")}
+        ) from None

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from jindu.core.apiutil import ERRORS, PageNumber
+from jindu.core.apiutil import ERRORS, PageNumber, date_parameter_value
 from jindu.core.errors import NotFound, ServiceError
 from jindu.core.scoping import WRITE, capture_root_ids, path_condition, require_permission, root_paths
 from jindu.wastewater import backcalc, selectors, services
@@ -351,8 +351,8 @@ def list_results(
     """Each estimate is ``{"value": point, "p2_5", "median", "p97_5"}`` (mg/day, mg/day/1000, mg/day/1000). The
     query parameters ``from`` and ``to`` are accepted for ``first`` and ``last``. Consumption uses ``cf_set`` (id,
     name or name:version; default: the settings' set) and is null for analytes the set has no factor for."""
-    first = first or _date_parameter(request, "from")
-    last = last or _date_parameter(request, "to")
+    first = first or date_parameter_value(request.GET.get("from"), "from")
+    last = last or date_parameter_value(request.GET.get("to"), "to")
     found_site = selectors.access_site(request.user, site)
     settings = settings_in_force(found_site.org_unit, timezone.localdate())
     factor_set = selectors.resolve_cf_set(request.user, cf_set, settings.default_cf_set)
@@ -385,18 +385,6 @@ def list_results(
         ),
         content_type="application/json",
     )
-
-
-def _date_parameter(request: HttpRequest, name: str) -> dt.date | None:
-    value = request.GET.get(name)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError(
-            _("%(name)s must be a date like 2026-03-01.") % {"name": name}, fields={name: _("not a date")}
-        ) from None
 
 
 @router.post(

@@ -9,13 +9,11 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field
 
-from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber
-from jindu.core.errors import ServiceError
+from jindu.core.apiutil import ERRORS, ErrorOut, PageNumber, date_parameter_value
 from jindu.core.scoping import WRITE, require_permission
 from jindu.wastewater import anomalies as engine
 from jindu.wastewater import selectors
@@ -108,18 +106,6 @@ class PrecisionOut(Schema):
     precision: float | None
 
 
-def _date(request: HttpRequest, name: str) -> dt.date | None:
-    value = request.GET.get(name)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError(
-            _("%(name)s must be a date like 2026-03-01.") % {"name": name}, fields={name: _("not a date")}
-        ) from None
-
-
 @router.get(
     "/anomalies/precision",
     response={200: list[PrecisionOut], **ERRORS},
@@ -147,8 +133,8 @@ def list_anomalies(
         rule=rule,
         level=level,
         status=status,
-        first=_date(request, "from"),
-        last=_date(request, "to"),
+        first=date_parameter_value(request.GET.get("from"), "from"),
+        last=date_parameter_value(request.GET.get("to"), "to"),
     )
 
 

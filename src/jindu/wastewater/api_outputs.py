@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
 
-from jindu.core.apiutil import ERRORS
+from jindu.core.apiutil import ERRORS, date_parameter_value
 from jindu.core.errors import NotFound, ServiceError
 from jindu.wastewater import aggregates, rankings
 from jindu.wastewater.exports import XLSX_CONTENT_TYPE, export_results
@@ -28,16 +28,8 @@ DEFAULT_ANALYTE = "METH"
 
 
 def date_parameter(request: HttpRequest, name: str) -> dt.date | None:
-    """An optional ``YYYY-MM-DD`` query parameter (``from`` and ``to`` are Python keywords, so read here)."""
-    value = (request.GET.get(name) or "").strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError(
-            _("%(name)s must be a date like 2026-03-01.") % {"name": name}, fields={name: _("not a date")}
-        ) from None
+    """An optional ``YYYY-MM-DD`` query parameter, surrounding spaces ignored."""
+    return date_parameter_value((request.GET.get(name) or "").strip(), name)
 
 
 def _json(body: dict[str, Any]) -> JsonResponse:

@@ -13,7 +13,6 @@ stored load per 1000, with the excretion fraction drawn once per iteration.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jindu.core.bulk import bulk_insert
+from jindu.core.gcpause import gc_paused
 from jindu.wastewater import backcalc
 from jindu.wastewater.models import (
     Analyte,
@@ -388,14 +388,8 @@ def result_payloads(
 
     The cyclic garbage collector is paused meanwhile: the 20,000-odd dictionaries of a year would set off full
     collections of the whole process (a p95 of 225 instead of 115 ms of CPU per request); they hold no cycles."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with gc_paused():
         return _result_payloads(results, analyte_codes, factors)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _result_payloads(
