@@ -66,10 +66,15 @@ from jindu.precursors.models.annual_reports import (
     AnnualReportRevision,
     AnnualReportStatus,
 )
-from jindu.precursors.permissions import VIEW_PRECURSORS
 from jindu.precursors.permit_rules import DEFAULT_PERMIT_RULES, PermitRuleError, annual_report_deadline
 from jindu.precursors.permits import PermitPolicyBook
-from jindu.precursors.selectors import enterprises_for_user, is_enterprise_user, member_enterprise_ids
+from jindu.precursors.selectors import (
+    acts_as_firm,
+    enterprises_for_user,
+    is_enterprise_user,
+    member_enterprise_ids,
+    own_enterprise,
+)
 
 # 易制毒化学品管理条例 in force from 1 November 2005: no report covers an earlier year.
 FIRST_YEAR = 2005
@@ -357,11 +362,6 @@ def _declared_of(report: AnnualReport) -> dict[int, dict[str, Decimal]]:
 # Selectors ---------------------------------------------------------------------------------------------------
 
 
-def acts_as_firm(user: Any) -> bool:
-    """A firm's own user (no official reading permission): reaches their firm's reports only."""
-    return is_enterprise_user(user) and not user.has_jindu_perm(VIEW_PRECURSORS)
-
-
 def reports_for_user(user: Any, *, year: int | None = None) -> QuerySet[AnnualReport]:
     """Reports the user may list: their firm's (firm users) or those of the firms in their search scope,
     latest year first."""
@@ -540,13 +540,7 @@ def reporting_enterprise(actor: Any) -> Enterprise:
     reports (the office reviews them)."""
     if not acts_as_firm(actor):
         raise Forbidden(_("Only a firm's own users submit its annual report."))
-    firm = Enterprise.objects.filter(pk__in=member_enterprise_ids(actor)).select_related("org_unit").first()
-    if firm is None:
-        raise Forbidden(
-            _("The firm %(code)s this account acts for is not registered yet.")
-            % {"code": actor.enterprise_code}
-        )
-    return firm
+    return own_enterprise(actor)
 
 
 def _require_member(actor: Any, report: AnnualReport) -> None:

@@ -65,8 +65,7 @@ from jindu.precursors.models.inspections import (
     RectificationStatus,
     Severity,
 )
-from jindu.precursors.permissions import VIEW_PRECURSORS
-from jindu.precursors.selectors import is_enterprise_user, member_enterprise_ids
+from jindu.precursors.selectors import acts_as_firm, is_enterprise_user, member_enterprise_ids
 
 CHECKLIST_POLICY = "precursors.inspection_checklist"
 DISCRETION_POLICY = "precursors.penalty_discretion"
@@ -369,11 +368,6 @@ def checklist_items(version: PolicyVersion) -> list[dict[str, Any]]:
 
 
 # Selectors --------------------------------------------------------------------------------------------------
-
-
-def acts_as_firm(user: Any) -> bool:
-    """A firm's own user (no official reading permission): reaches their firm's records only."""
-    return is_enterprise_user(user) and not user.has_jindu_perm(VIEW_PRECURSORS)
 
 
 def _firm_or_scoped(user: Any, model: Any, action: str = READ) -> QuerySet[Any]:

@@ -82,7 +82,6 @@ from jindu.precursors.models.permits import (
     PermitApplication,
     PermitStatus,
 )
-from jindu.precursors.permissions import VIEW_PRECURSORS
 from jindu.precursors.permit_rules import (
     CHINA_2026_CALENDAR,
     DEFAULT_PERMIT_RULES,
@@ -99,7 +98,7 @@ from jindu.precursors.permit_rules import (
     sla_state,
     validity,
 )
-from jindu.precursors.selectors import is_enterprise_user, member_enterprise_ids
+from jindu.precursors.selectors import acts_as_firm, is_enterprise_user, member_enterprise_ids, own_enterprise
 
 # Versioned policies ---------------------------------------------------------------------------------------
 
@@ -296,14 +295,10 @@ def permit_type_for(
 # Selectors ------------------------------------------------------------------------------------------------
 
 
-def _acts_as_firm(user: Any) -> bool:
-    return is_enterprise_user(user) and not user.has_jindu_perm(VIEW_PRECURSORS)
-
-
 def applications_for_user(user: Any) -> QuerySet[PermitApplication]:
     """Applications the user may list: their firm's, drafts included (firm users), or those of the firms in
     scope that were submitted (officials never see drafts)."""
-    if _acts_as_firm(user):
+    if acts_as_firm(user):
         applications = PermitApplication.objects.filter(enterprise_id__in=member_enterprise_ids(user))
     else:
         applications = PermitApplication.objects.for_user(user).exclude(status=ApplicationStatus.DRAFT)
@@ -327,7 +322,7 @@ def access_application(user: Any, pk: Any, *, action: str = READ) -> PermitAppli
     base = PermitApplication.objects.select_related(
         "enterprise", "enterprise__org_unit", "substance", "decided_by"
     )
-    if _acts_as_firm(user):
+    if acts_as_firm(user):
         if action == WRITE:
             raise NotFound()  # a firm acts on its applications through the firm's own services, never decides
         try:
@@ -342,7 +337,7 @@ def access_application(user: Any, pk: Any, *, action: str = READ) -> PermitAppli
 
 def permits_for_user(user: Any) -> QuerySet[Permit]:
     """Issued permits the user may list (without their certificate bytes)."""
-    if _acts_as_firm(user):
+    if acts_as_firm(user):
         permits = Permit.objects.filter(enterprise_id__in=member_enterprise_ids(user))
     else:
         permits = Permit.objects.for_user(user)
@@ -355,7 +350,7 @@ def permits_for_user(user: Any) -> QuerySet[Permit]:
 
 def access_permit(user: Any, pk: Any, *, action: str = READ) -> Permit:
     base = Permit.objects.defer("certificate").select_related("enterprise", "substance", "application")
-    if _acts_as_firm(user):
+    if acts_as_firm(user):
         if action == WRITE:
             raise NotFound()
         try:
@@ -461,13 +456,7 @@ def filing_enterprise(actor: Any) -> Enterprise:
     file applications (an office decides them)."""
     if not is_enterprise_user(actor):
         raise Forbidden(_("Only a firm's own users file applications."))
-    firm = Enterprise.objects.filter(pk__in=member_enterprise_ids(actor)).select_related("org_unit").first()
-    if firm is None:
-        raise Forbidden(
-            _("The firm %(code)s this account acts for is not registered yet.")
-            % {"code": actor.enterprise_code}
-        )
-    return firm
+    return own_enterprise(actor)
 
 
 def _may_act_for(actor: Any, application: PermitApplication) -> bool:

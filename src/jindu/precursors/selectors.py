@@ -52,11 +52,14 @@ def access_enterprise(user: Any, pk: Any, *, action: str = READ) -> Enterprise:
     return access_object(user, Enterprise.objects.select_related("org_unit"), pk, action=action)
 
 
-def capturing_enterprise(user: Any) -> Enterprise:
-    """The firm a capture is for: the one the caller's account acts for. Only a firm's own users capture its
-    ledger (an office reads ledgers, it does not write them)."""
-    if not is_enterprise_user(user):
-        raise Forbidden(_("Only a firm's own users capture its ledger events."))
+def acts_as_firm(user: Any) -> bool:
+    """A firm's own user (no official reading permission): reaches their firm's records only."""
+    return is_enterprise_user(user) and not user.has_jindu_perm(VIEW_PRECURSORS)
+
+
+def own_enterprise(user: Any) -> Enterprise:
+    """The firm the firm user's account acts for (with its org unit); 403 while it is not registered. Callers
+    check first that the user is a firm user of the kind their action needs."""
     firm = Enterprise.objects.filter(pk__in=member_enterprise_ids(user)).select_related("org_unit").first()
     if firm is None:
         raise Forbidden(
@@ -64,6 +67,14 @@ def capturing_enterprise(user: Any) -> Enterprise:
             % {"code": user.enterprise_code}
         )
     return firm
+
+
+def capturing_enterprise(user: Any) -> Enterprise:
+    """The firm a capture is for: the one the caller's account acts for. Only a firm's own users capture its
+    ledger (an office reads ledgers, it does not write them)."""
+    if not is_enterprise_user(user):
+        raise Forbidden(_("Only a firm's own users capture its ledger events."))
+    return own_enterprise(user)
 
 
 def _as_int(value: Any) -> int | None:
