@@ -96,6 +96,24 @@ def ui_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+ACCESS_ERRORS = (NotFound, Forbidden, BreakGlassRequired)
+
+
+def show_refusal(request: HttpRequest, error: ServiceError) -> None:
+    """Show a refused form or action as an error message on the next page: the service's message and each
+    problem as "field: problem". ``status`` (the object's current state, not a problem) is left out, and so is a
+    problem the message already states ("The year is not valid: year: …"). Access errors are raised again for
+    ``ui_errors`` to answer (404, 403, break the glass)."""
+    if isinstance(error, ACCESS_ERRORS):
+        raise error
+    problems = "; ".join(
+        pair
+        for pair in (f"{name}: {problem}" for name, problem in error.fields.items() if name != "status")
+        if pair not in error.message
+    )
+    messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness and dependencies, no authentication: database and broker."""
     database: dict[str, Any] = {"vendor": connection.vendor}

@@ -12,27 +12,19 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.errors import ServiceError
 from jindu.core.scoping import WRITE, access_object, capture_root_ids, in_roots, user_may
 from jindu.core.storedfiles import check_upload_size
-from jindu.core.views import ui_errors
+from jindu.core.views import show_refusal, ui_errors
 from jindu.people import documents, selectors
 from jindu.people.forms_documents import ArchiveForm, DocumentGenerateForm, DocumentUploadForm
 from jindu.people.models import CaseDocument, Person
 
 # Refusals that mean "not yours" rather than "bad input": ui_errors turns them into 404/403/break glass.
-ACCESS_ERRORS = (NotFound, Forbidden, BreakGlassRequired)
 
 
 def _back(person_id: int) -> HttpResponse:
     return redirect(reverse("people:person_detail", args=[person_id]) + "#person-documents")
-
-
-def _refused(request: HttpRequest, error: ServiceError) -> None:
-    if isinstance(error, ACCESS_ERRORS):
-        raise error
-    problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
-    messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
 
 
 def _form_errors(request: HttpRequest, form: DocumentGenerateForm | DocumentUploadForm | ArchiveForm) -> None:
@@ -82,7 +74,7 @@ def document_generate(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user, person=person, kind=form.cleaned_data["kind"], fields=form.values()
         )
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     else:
         messages.success(request, _("Generated: %(title)s.") % {"title": document.title})
     return _back(person.pk)
@@ -109,7 +101,7 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
             data=upload.read(),
         )
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     else:
         messages.success(request, _("Uploaded: %(title)s.") % {"title": document.title})
     return _back(person.pk)
@@ -124,7 +116,7 @@ def document_content(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         data = documents.document_content(request.user, document)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         return _back(document.person_id)
     response = HttpResponse(data, content_type=document.content_type)
     response["Content-Disposition"] = content_disposition_header(True, document.file_name)
@@ -145,7 +137,7 @@ def person_archive(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         documents.person_archive(actor=request.user, person=person, date=form.cleaned_data["date"])
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     else:
         messages.success(request, _("The case file is archived."))
     return _back(person.pk)

@@ -18,30 +18,17 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.errors import ServiceError
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
 from jindu.core.storedfiles import check_upload_size
-from jindu.core.views import ui_errors
+from jindu.core.views import show_refusal, ui_errors
 from jindu.precursors import annual_reports as svc
 from jindu.precursors.models.annual_reports import FIGURE_LABELS, FIGURES, AnnualReport, AnnualReportStatus
 from jindu.precursors.permissions import VIEW_PRECURSORS
 from jindu.precursors.permits import PermitPolicyBook, substance_choices
 
-ACCESS_ERRORS = (NotFound, Forbidden, BreakGlassRequired)
 PAGE_SIZE = 50
 YEARS_SHOWN = 5
-
-
-def _refused(request: HttpRequest, error: ServiceError) -> None:
-    if isinstance(error, ACCESS_ERRORS):
-        raise error
-    # Messages that already name their problems ("The year is not valid: …") are not repeated.
-    problems = "; ".join(
-        f"{name}: {problem}"
-        for name, problem in error.fields.items()
-        if name != "status" and str(problem) not in error.message
-    )
-    messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
 
 
 def _may_review(user: Any, report: AnnualReport) -> bool:
@@ -75,7 +62,7 @@ def annual_report_list(request: HttpRequest) -> HttpResponse:
     try:
         year = svc.clean_year_filter(request.GET.get("year") or svc.last_ended_year(today), today)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         year = svc.last_ended_year(today)
     state = request.GET.get("state", "")
     if state not in svc.FilingState.values:
@@ -176,7 +163,7 @@ def annual_report_form(request: HttpRequest, year: int) -> HttpResponse:
     try:
         year = svc.clean_year_filter(year)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         return redirect("precursors:annual_report_list")
     report = svc.reports_for_user(request.user, year=year).first()
     if report is not None and report.status == AnnualReportStatus.REVIEWED:
@@ -205,7 +192,7 @@ def annual_report_form(request: HttpRequest, year: int) -> HttpResponse:
                 )
             return redirect("precursors:annual_report_detail", pk=report.pk)
         except ServiceError as error:
-            _refused(request, error)
+            show_refusal(request, error)
             errors = _input_errors(error, codes)
             posted = {key: str(value) for key, value in request.POST.items()}
     offered = svc.prefill(firm, year, report)
@@ -281,7 +268,7 @@ def annual_report_review(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Report accepted.") if accept else _("Report returned to the firm."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:annual_report_detail", pk=pk)
 
 
@@ -304,7 +291,7 @@ def annual_report_file_upload(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Attached: %(name)s.") % {"name": stored.file_name})
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:annual_report_detail", pk=pk)
 
 
@@ -316,7 +303,7 @@ def annual_report_file_download(request: HttpRequest, pk: int, file_pk: int) -> 
     try:
         data = svc.file_content(request.user, stored)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         return redirect("precursors:annual_report_detail", pk=pk)
     response = HttpResponse(data, content_type=stored.content_type)
     response["Content-Disposition"] = content_disposition_header(True, stored.file_name)

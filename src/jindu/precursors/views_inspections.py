@@ -17,11 +17,11 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.errors import ServiceError
 from jindu.core.policy import policy_in_force
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
 from jindu.core.storedfiles import check_upload_size
-from jindu.core.views import ui_errors
+from jindu.core.views import show_refusal, ui_errors
 from jindu.precursors import inspections as svc
 from jindu.precursors.models.inspections import (
     Inspection,
@@ -31,15 +31,7 @@ from jindu.precursors.models.inspections import (
     RectificationStatus,
 )
 
-ACCESS_ERRORS = (NotFound, Forbidden, BreakGlassRequired)
 PAGE_SIZE = 50
-
-
-def _refused(request: HttpRequest, error: ServiceError) -> None:
-    if isinstance(error, ACCESS_ERRORS):
-        raise error
-    problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items() if name != "status")
-    messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
 
 
 def _may_write(user: Any, obj: Any) -> bool:
@@ -151,7 +143,7 @@ def inspection_record(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Recorded: %(n)s findings.") % {"n": done.findings.count()},
             )
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:inspection_detail", pk=pk)
 
 
@@ -174,7 +166,7 @@ def finding_photo(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Photo added."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:inspection_detail", pk=finding.inspection_id)
 
 
@@ -189,7 +181,7 @@ def rectification_order(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Rectification ordered."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:inspection_detail", pk=finding.inspection_id)
 
 
@@ -205,7 +197,7 @@ def rectification_verify(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Closed.") if accept else _("Returned to the firm."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:inspection_detail", pk=order.finding.inspection_id)
 
 
@@ -240,7 +232,7 @@ def rectification_submit(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Evidence submitted: the office will check it."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:rectification_list")
 
 
@@ -274,7 +266,7 @@ def penalty_open(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Penalty case opened."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return redirect("precursors:inspection_detail", pk=pk)
 
 
@@ -287,7 +279,7 @@ def penalty_decide(request: HttpRequest, pk: int) -> HttpResponse:
         svc.penalty_decide(actor=request.user, case=case, fine=request.POST.get("fine", ""))
         messages.success(request, _("Fine decided."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     if case.inspection_id:
         return redirect("precursors:inspection_detail", pk=case.inspection_id)
     return redirect("precursors:penalty_list")

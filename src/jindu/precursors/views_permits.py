@@ -17,11 +17,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jindu.core.apiutil import RateLimited, rate_limit
-from jindu.core.errors import BreakGlassRequired, Forbidden, NotFound, ServiceError
+from jindu.core.errors import ServiceError
 from jindu.core.forms import add_service_error
 from jindu.core.scoping import WRITE, capture_root_ids, in_roots, user_may
 from jindu.core.storedfiles import check_upload_size
-from jindu.core.views import ui_errors
+from jindu.core.views import ACCESS_ERRORS, show_refusal, ui_errors
 from jindu.precursors import permits
 from jindu.precursors.annual_reports import open_years
 from jindu.precursors.forms_permits import ApplicationForm, AttachmentForm, ReasonForm, VerifyForm
@@ -35,17 +35,9 @@ from jindu.precursors.models.permits import (
 from jindu.precursors.permit_rules import PermitRuleError
 from jindu.precursors.selectors import access_enterprise, is_enterprise_user
 
-ACCESS_ERRORS = (NotFound, Forbidden, BreakGlassRequired)
 FIRM_ACTIONS = ("submit", "withdraw")
 OFFICE_ACTIONS = ("accept", "approve", "reject")
 PAGE_SIZE = 50
-
-
-def _refused(request: HttpRequest, error: ServiceError) -> None:
-    if isinstance(error, ACCESS_ERRORS):
-        raise error
-    problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items() if name != "status")
-    messages.error(request, f"{error.message} {problems}".strip() if problems else error.message)
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -251,7 +243,7 @@ def application_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
             permits.application_reject(actor=request.user, application=application, reason=reason_text)
             messages.success(request, _("Rejected."))
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     return back
 
 
@@ -280,7 +272,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
             data=upload.read(),
         )
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     else:
         messages.success(request, _("Attached: %(name)s.") % {"name": attachment.file_name})
     return redirect("precursors:application_detail", pk=pk)
@@ -302,7 +294,7 @@ def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> Ht
     try:
         data = permits.attachment_content(request.user, attachment)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         return redirect("precursors:application_detail", pk=pk)
     return _download(data, attachment.content_type, attachment.file_name)
 
@@ -346,7 +338,7 @@ def permit_certificate(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         data = permits.certificate_content(request.user, permit)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
         return redirect("precursors:permit_detail", pk=pk)
     return _download(data, "application/pdf", permits.certificate_file_name(permit))
 
@@ -361,7 +353,7 @@ def permit_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         permits.permit_revoke(actor=request.user, permit=permit, reason=reason)
     except ServiceError as error:
-        _refused(request, error)
+        show_refusal(request, error)
     else:
         messages.success(request, _("The permit is revoked."))
     return redirect("precursors:permit_detail", pk=pk)
