@@ -51,6 +51,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_orgtree import machine_info, percentile, postgres_admin_url  # noqa: E402
+from benchlib import configure_django, database_exists, key_check, log, recreate_database, server_version  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/jindu_bench_people"
 KEY_DIR = REPO / "var" / "bench-people"  # one key file per bench database: <database>.keys.json
@@ -84,37 +85,6 @@ LOADED_TABLES = (
 # ----------------------------------------------------------------------------------------------------
 
 
-def server_version(admin_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        return conn.execute("SHOW server_version").fetchone()[0]
-
-
-def database_exists(admin_url: str, name: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def recreate_database(admin_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def stored_meta(url: str) -> dict[str, Any] | None:
     """What the last complete load wrote into ``bench_people_meta`` (None when there is none)."""
     import psycopg
@@ -127,28 +97,6 @@ def stored_meta(url: str) -> dict[str, Any] | None:
     except psycopg.Error:
         return None
     return row[0] if row else None
-
-
-def configure_django(url: str, key_file: Path, var_dir: Path) -> None:
-    """Point Django at the bench database and its key file (keys from the environment would win over the
-    file, so they are removed), then set it up."""
-    for name in list(os.environ):
-        if name.startswith("JINDU_"):
-            del os.environ[name]
-    os.environ["DATABASE_URL"] = url
-    os.environ["JINDU_KEY_FILE"] = str(key_file)
-    os.environ["JINDU_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jindu.config.settings"
-    import django
-
-    django.setup()
-
-
-def key_check() -> str:
-    """A blind index of a fixed value: it tells whether the key file is the one the data was loaded with."""
-    from jindu.core.fields import blind_index
-
-    return blind_index("bench-people-key-check", context="bench")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -960,7 +908,7 @@ def load(url: str, persons: int, per_person: int, log: Callable[[str], None]) ->
         "counts": dict(loader.counts),
         "communities": len(communities),
         "workers_per_community": users["workers_per_community"],
-        "key_check": key_check(),
+        "key_check": key_check("bench-people"),
     }
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -1352,10 +1300,6 @@ def table_counts() -> dict[str, int]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     args = parse_args(argv)
@@ -1389,10 +1333,10 @@ def main(argv: list[str] | None = None) -> int:
         write_key_file(key_file, generate_keyring())
     var_dir = Path(tempfile.mkdtemp(prefix="jindu-bench-people-"))
     atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
-    configure_django(args.database_url, key_file, var_dir)
+    configure_django(args.database_url, key_file=key_file, var_dir=var_dir)
     if reuse:
         assert meta is not None
-        if meta.get("key_check") != key_check():
+        if meta.get("key_check") != key_check("bench-people"):
             raise SystemExit(f"{key_file} does not belong to the data in {name}: run without --reuse")
         log(f"reusing the data loaded on {meta['loaded_on']} in {meta['load_seconds']:.0f} s")
         from django.core.management import call_command
@@ -1457,7 +1401,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Wrote {args.json}")
     if args.drop:
         connection.close()
-        drop_database(admin_url, name)
+        recreate_database(admin_url, name, drop_only=True)
         key_file.unlink(missing_ok=True)
         log(f"dropped {name}")
     return 0 if ok else 1

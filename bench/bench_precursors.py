@@ -43,6 +43,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_orgtree import machine_info, percentile, postgres_admin_url  # noqa: E402
+from benchlib import configure_django, log, recreate_database  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/jindu_bench_precursors"
 SEED = 20261123
@@ -50,37 +51,6 @@ TARGET_EVENTS_PER_SECOND = 5000.0
 TARGET_BALANCE_SECONDS = 30.0
 DISTRICTS = 10
 CAPTURE_FIRMS = 8  # firms whose users post the timed documents
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def configure_django(url: str) -> None:
-    """Point Django at the bench database with throw-away keys."""
-    for name in list(os.environ):
-        if name.startswith("JINDU_"):
-            del os.environ[name]
-    os.environ["DATABASE_URL"] = url
-    os.environ["JINDU_SECRET_KEY"] = secrets.token_hex(32)
-    os.environ["JINDU_DATA_KEYS"] = "b1:" + secrets.token_hex(16)
-    os.environ["JINDU_BLIND_INDEX_KEY"] = secrets.token_hex(32)
-    os.environ["JINDU_AUDIT_KEY"] = secrets.token_hex(32)
-    os.environ["JINDU_VAR_DIR"] = str(REPO / "var" / "bench-precursors")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jindu.config.settings"
-    import django
-
-    django.setup()
 
 
 def build_city_and_firms(firm_count: int) -> list[Any]:
@@ -274,7 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
         print(f"PostgreSQL is not reachable at {admin_url}: {error}", file=sys.stderr)
         return 2
-    configure_django(args.database_url)
+    configure_django(
+        args.database_url,
+        var_dir=REPO / "var" / "bench-precursors",
+        # Throw-away keys: the data is dropped at the end.
+        keys={
+            "JINDU_SECRET_KEY": secrets.token_hex(32),
+            "JINDU_DATA_KEYS": "b1:" + secrets.token_hex(16),
+            "JINDU_BLIND_INDEX_KEY": secrets.token_hex(32),
+            "JINDU_AUDIT_KEY": secrets.token_hex(32),
+        },
+    )
     from django.core.management import call_command
     from django.db import connection
 

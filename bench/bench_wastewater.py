@@ -47,6 +47,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_orgtree import machine_info, percentile, postgres_admin_url  # noqa: E402
+from benchlib import configure_django, database_exists, key_check, log, recreate_database, server_version  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/jindu_bench_wastewater"
 KEY_DIR = REPO / "var" / "bench-wastewater"  # one key file per bench database: <database>.keys.json
@@ -57,35 +58,7 @@ TARGET_QUERY_P95_MS = 200.0
 QUERY_SITE = "NB-YZ-01"  # the largest plant
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 # --- The database and its keys ---------------------------------------------------------------------------------
-
-
-def server_version(admin_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        return str(conn.execute("SHOW server_version").fetchone()[0])
-
-
-def database_exists(admin_url: str, name: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def stored_meta(url: str) -> dict[str, Any] | None:
@@ -98,28 +71,6 @@ def stored_meta(url: str) -> dict[str, Any] | None:
     except psycopg.Error:
         return None
     return row[0] if row else None
-
-
-def configure_django(url: str, key_file: Path, var_dir: Path) -> None:
-    """Point Django at the bench database and its key file (keys from the environment would win over the file,
-    so they are removed), then set it up."""
-    for name in list(os.environ):
-        if name.startswith("JINDU_"):
-            del os.environ[name]
-    os.environ["DATABASE_URL"] = url
-    os.environ["JINDU_KEY_FILE"] = str(key_file)
-    os.environ["JINDU_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jindu.config.settings"
-    import django
-
-    django.setup()
-
-
-def key_check() -> str:
-    """A blind index of a fixed value: it tells whether the key file is the one the data was loaded with."""
-    from jindu.core.fields import blind_index
-
-    return blind_index("bench-wastewater-key-check", context="bench")
 
 
 # --- Loading -----------------------------------------------------------------------------------------------------
@@ -179,7 +130,7 @@ def load(url: str, days: int) -> dict[str, Any]:
         "loaded_on": dt.date.today().isoformat(),
         "load_seconds": time.perf_counter() - started,
         "generate_seconds": generated - generating,
-        "key_check": key_check(),
+        "key_check": key_check("bench-wastewater"),
     }
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_wastewater_meta (key text PRIMARY KEY, value jsonb)")
@@ -434,13 +385,13 @@ def main(argv: list[str] | None = None) -> int:
         write_key_file(key_file, generate_keyring())
     var_dir = Path(tempfile.mkdtemp(prefix="jindu-bench-wastewater-"))
     atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
-    configure_django(args.database_url, key_file, var_dir)
+    configure_django(args.database_url, key_file=key_file, var_dir=var_dir)
     from django.core.management import call_command
     from django.db import connection
 
     if reuse:
         assert meta is not None
-        if meta.get("key_check") != key_check():
+        if meta.get("key_check") != key_check("bench-wastewater"):
             raise SystemExit(f"{key_file} does not belong to the data in {name}: run without --reuse")
         log(f"reusing the data set loaded on {meta['loaded_on']} ({meta['measurements']:,} measurements)")
         call_command("migrate", verbosity=0, interactive=False)  # migrations added since the load
